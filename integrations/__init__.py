@@ -1,0 +1,1 @@
+"""Orchestration: integrations, sync records and their pipeline, links, events, flows."""

@@ -1,0 +1,1 @@
+from integrations.admin import registrations  # noqa: F401

@@ -1,0 +1,39 @@
+"""The q2 schedules this app needs, created or corrected idempotently (after every migrate)."""
+
+from django_q.models import Schedule
+
+SCHEDULES = (
+    # name, function, minutes between runs
+    ("integrations: sweep due records", "integrations.tasks.sweep_task", 1),
+)
+
+
+def schedules_ensure() -> list[str]:
+    """Create missing schedules and fix drifted ones; returns the names changed."""
+    changed = []
+    for name, func, minutes in SCHEDULES:
+        schedule, created = Schedule.objects.get_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )
+        if created:
+            changed.append(name)
+            continue
+        wanted = {
+            "func": func,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": minutes,
+            "repeats": -1,
+        }
+        drift = {k: v for k, v in wanted.items() if getattr(schedule, k) != v}
+        if drift:
+            for key, value in drift.items():
+                setattr(schedule, key, value)
+            schedule.save(update_fields=list(drift))
+            changed.append(name)
+    return changed

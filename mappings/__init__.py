@@ -1,0 +1,1 @@
+"""Mappings: field and value mappings that turn canonical documents into target payloads."""

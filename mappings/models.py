@@ -1,0 +1,1 @@
+# The mapping models arrive with the [mappings] issue (MappingSet, FieldMapping, ValueMap, …).
