@@ -111,8 +111,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default; silences the transition warning
-
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
 REDIS_URL = env.str("REDIS_URL", default="")

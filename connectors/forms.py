@@ -12,11 +12,21 @@ from django import forms
 from connectors.models import Connection
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """Never renders a value, not even the one just submitted (as PasswordInput does)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class ConnectionForm(forms.ModelForm):
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="e.g. https://shop.example.com/api"
+    )
     new_credentials = forms.CharField(
         label="Credentials",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
         help_text=(
             'A JSON object, e.g. {"api_key": "…"} for PrestaShop or the .ionapi file\'s content '
             "for Infor M3. Leave blank to keep the stored credentials; they are never shown."

@@ -1,0 +1,74 @@
+"""Run the web server, a q2 cluster and the simulators together; Ctrl-C stops them all."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from integrations.demo import M3_PORT, PRESTASHOP_PORT, TIMS_PORT
+
+ROOT = Path(settings.BASE_DIR)
+
+
+class Command(BaseCommand):
+    help = "Start web server, q2 cluster and simulators for the demo; Ctrl-C stops everything."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", 8000)))
+        parser.add_argument("--no-simulators", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        python = sys.executable
+        commands = {
+            "web": [python, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"],
+            "worker": [python, "manage.py", "qcluster"],
+        }
+        if not options["no_simulators"]:
+            for name, port in (
+                ("prestashop", PRESTASHOP_PORT),
+                ("m3", M3_PORT),
+                ("tims", TIMS_PORT),
+            ):
+                commands[f"sim-{name}"] = [
+                    python,
+                    "manage.py",
+                    "simulate",
+                    name,
+                    "--port",
+                    str(port),
+                ]
+        processes = {
+            name: subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
+            for name, argv in commands.items()
+        }
+        url = f"http://127.0.0.1:{options['port']}/{settings.ADMIN_URL}"
+        self.stdout.write(self.style.SUCCESS(f"\nShopSync demo: open {url}  (Ctrl-C stops)\n"))
+        try:
+            while True:
+                time.sleep(1)
+                for name, process in list(processes.items()):
+                    code = process.poll()
+                    if code is not None:
+                        self.stderr.write(f"{name} stopped (exit {code})")
+                        processes.pop(name)
+                if "web" not in processes or "worker" not in processes:
+                    break
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping…")
+        finally:
+            for process in processes.values():
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
