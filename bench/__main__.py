@@ -44,7 +44,11 @@ def main(argv: list[str]) -> int:
             "wall_seconds": round(time.perf_counter() - started, 2),
             "figures": figures,
         }
-        path = RESULTS / f"{name.removeprefix('bench_')}.json"
+        stem = name.removeprefix("bench_")
+        if getattr(module, "PER_BACKEND", False):
+            # Figures that depend on the database and broker are kept per backend.
+            stem += f"-{figures.get('database', 'db')}-{figures.get('broker', 'broker')}"
+        path = RESULTS / f"{stem}.json"
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")
         sys.stdout.write(f"\n== {report['benchmark']} -> {path.relative_to(HERE.parent)}\n")
         sys.stdout.write(json.dumps(figures, indent=2, default=str) + "\n")

@@ -35,6 +35,8 @@ def q_cluster_settings(env: environ.Env, *, redis_url: str) -> dict[str, Any]:
         "catch_up": False,
         "queue_limit": env.int("Q_QUEUE_LIMIT", default=50),
         "label": "Task queue",
+        # q2 logs a line per task at INFO: useful in the demo, costly at volume.
+        "log_level": env.str("Q_LOG_LEVEL", default="INFO"),
     }
     if redis_url:
         settings["redis"] = redis_url

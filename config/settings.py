@@ -150,7 +150,4 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING"), "propagate": True},
-    },
 }

@@ -24,6 +24,6 @@ else:
 
 SYNC_EXTRA_FLOW_MODULES = ["tests.support.flows"]
 
-Q_CLUSTER = {**Q_CLUSTER, "name": f"test-{RUN_SUFFIX}"}
+Q_CLUSTER = {**Q_CLUSTER, "name": f"test-{RUN_SUFFIX}", "log_level": "WARNING"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -16,6 +16,7 @@ limit, then dead; permanent -> needs_attention with field and value; SkipRecord 
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
 import uuid
@@ -27,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from pydantic import BaseModel
@@ -148,19 +149,34 @@ def process_records(
     if concurrency <= 1 or len(records) == 1:
         result.outcomes = [run_record(record, worker=worker) for record in records]
         return result
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(records))) as pool:
-        result.outcomes = list(
-            pool.map(lambda r: _in_thread(run_record, r, worker=worker), records)
-        )
+    pool = _io_pool(concurrency)
+    result.outcomes = list(pool.map(lambda r: _in_thread(run_record, r, worker=worker), records))
     return result
 
 
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _io_pool(size: int) -> ThreadPoolExecutor:
+    """One long-lived pool per process (and size): its threads keep their database
+    connections between batches instead of connecting anew for every batch. Keyed by pid
+    because q2 forks its workers and a pool must not cross a fork."""
+    key = (os.getpid(), size)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sync-io")
+        return pool
+
+
 def _in_thread(fn: Callable[..., Outcome], *args: Any, **kwargs: Any) -> Outcome:
-    # Each thread has its own database connection; close it so none leaks past the batch.
+    # Pool threads keep their connection; it is dropped only if broken or past CONN_MAX_AGE.
+    close_old_connections()
     try:
         return fn(*args, **kwargs)
     finally:
-        connection.close()
+        close_old_connections()
 
 
 def run_record(
@@ -226,16 +242,18 @@ class _Run:
         self.run_step(Step.VALIDATE, flow.validate, ctx, payload)
         target_id = self.run_step(Step.LOAD, flow.load, ctx, payload)
         target_id = "" if target_id is None else str(target_id)
-        # The remote write happened: commit its result before anything else can fail, so a
-        # retry goes straight to reconcile instead of writing twice.
-        self.fenced_update(
-            target_id=target_id,
-            step=Step.LOAD,
-            payload_in=self.record.payload_in,
-            payload_out=self.record.payload_out,
-            context=ctx.state,
-        )
         self.record.target_id = target_id
+        if type(flow).reconcile is not Flow.reconcile:
+            # The remote write happened: commit its result before reconcile can fail, so a
+            # retry goes straight to reconcile instead of writing twice. (Without a reconcile
+            # step, finish() commits it next and this extra commit would buy nothing.)
+            self.fenced_update(
+                target_id=target_id,
+                step=Step.LOAD,
+                payload_in=self.record.payload_in,
+                payload_out=self.record.payload_out,
+                context=to_storable(ctx.state),
+            )
         return target_id
 
     def run_step(self, step: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -322,6 +340,7 @@ class _Run:
             "claim_token": "",
             "claimed_by": "",
             "claim_expires_at": None,
+            "target_id": record.target_id,
             "payload_in": record.payload_in,
             "payload_out": record.payload_out,
             "context": to_storable(ctx.state),

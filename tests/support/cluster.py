@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,14 +36,17 @@ def running_cluster(
         "Q_WORKERS": str(workers),
         **(extra_env or {}),
     }
+    # Logs go to a file: an undrained pipe fills after 64 KiB and blocks the cluster.
+    log = tempfile.NamedTemporaryFile(prefix="qcluster-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    process.log_path = log.name
     try:
         yield process
     finally:
@@ -52,6 +56,8 @@ def running_cluster(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        log.close()
+        os.unlink(log.name)
 
 
 def wait_for(
@@ -62,6 +68,7 @@ def wait_for(
         if condition():
             return
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"the cluster exited: {process.stderr.read().decode()[-3000:]}")
+            with open(process.log_path) as log:
+                raise AssertionError(f"the cluster exited: {log.read()[-3000:]}")
         time.sleep(0.2)
     raise AssertionError(f"condition not met within {timeout} s")
