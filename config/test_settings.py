@@ -21,6 +21,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{RUN_SUFFIX}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_shopsync_{RUN_SUFFIX}"}
+    # Pipeline I/O threads live on between batches; with persistent connections they would
+    # hold the test database open and block its teardown.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 SYNC_EXTRA_FLOW_MODULES = ["tests.support.flows"]
 

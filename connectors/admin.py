@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from connectors.forms import ConnectionForm
 from connectors.models import Connection
+from connectors.services import connection_save
 
 
 @admin.register(Connection)
@@ -26,6 +28,11 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("Last check", {"fields": ("last_check_at", "last_check_ok", "last_check_message")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
+
+    def save_model(
+        self, request: HttpRequest, obj: Connection, form: ConnectionForm, change: bool
+    ) -> None:
+        connection_save(connection=obj, new_credentials=form.cleaned_data.get("new_credentials"))
 
     @admin.display(description="Stored credentials")
     def stored_credentials(self, obj: Connection) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 
 from connectors.models import Connection
+from connectors.services import connection_save
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -55,9 +56,8 @@ class ConnectionForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Connection:
         connection = super().save(commit=False)
-        new = self.cleaned_data.get("new_credentials")
-        if new is not None:
-            connection.credentials = new
         if commit:
-            connection.save()
+            connection_save(
+                connection=connection, new_credentials=self.cleaned_data.get("new_credentials")
+            )
         return connection

@@ -1,10 +1,18 @@
 """Services over connections and encrypted data."""
 
+import logging
+from typing import Any
+
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import connection as db_connection
+from django.db import transaction
 
 from connectors.encryption import rotate_token
+from connectors.errors import ConnectorError
 from connectors.fields import EncryptedJSONField
+from connectors.models import Connection, System
+
+logger = logging.getLogger(__name__)
 
 
 def encrypted_fields_rotate() -> dict[str, int]:
@@ -15,7 +23,7 @@ def encrypted_fields_rotate() -> dict[str, int]:
     concurrent save is never overwritten with older credentials.
     """
     counts: dict[str, int] = {}
-    quote = connection.ops.quote_name
+    quote = db_connection.ops.quote_name
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
             if not isinstance(field, EncryptedJSONField):
@@ -26,7 +34,7 @@ def encrypted_fields_rotate() -> dict[str, int]:
                 quote(model._meta.pk.column),
             )
             rotated = 0
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(), db_connection.cursor() as cursor:
                 cursor.execute(f"SELECT {pk}, {column} FROM {table}")  # noqa: S608 (quoted names)
                 for row_pk, token in cursor.fetchall():
                     if not token:
@@ -38,3 +46,31 @@ def encrypted_fields_rotate() -> dict[str, int]:
                     rotated += cursor.rowcount
             counts[f"{model._meta.label}.{field.name}"] = rotated
     return counts
+
+
+def connection_save(
+    *, connection: Connection, new_credentials: dict[str, Any] | None = None
+) -> Connection:
+    """Save a connection; when its credentials are replaced, retire what the old ones granted.
+
+    For Infor M3 the old service account's shared token is revoked (rotation), after commit and
+    best effort: an unreachable token endpoint must not stop a person saving new credentials.
+    """
+    old = connection.credentials if (connection.pk and new_credentials is not None) else None
+    if new_credentials is not None:
+        connection.credentials = new_credentials
+    connection.save()
+    if old and connection.system == System.INFOR_M3:
+        transaction.on_commit(lambda: _m3_token_revoke(connection, old))
+    return connection
+
+
+def _m3_token_revoke(connection: Connection, old_credentials: dict[str, Any]) -> None:
+    from connectors.infor.auth import connection_token_revoke
+
+    try:
+        connection_token_revoke(connection, credentials=old_credentials)
+    except (ConnectorError, ValueError) as exc:
+        logger.warning(
+            "connection %s: the old ION token could not be revoked: %s", connection.pk, exc
+        )

@@ -161,3 +161,31 @@ def test_the_configured_logging_redacts(capfd):
     err = capfd.readouterr().err
     assert "key is ***" in err
     assert CANARY not in err
+
+
+def test_replacing_m3_credentials_revokes_the_old_token(
+    admin_client, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    conn = ConnectionFactory(
+        system="infor_m3", credentials={"ci": "OLD~client", "cs": "old-secret-value"}
+    )
+    form = {
+        "system": conn.system,
+        "name": conn.name,
+        "base_url": conn.base_url,
+        "kind": conn.kind,
+        "options": "{}",
+        "new_credentials": '{"ci": "NEW~client", "cs": "new-secret-value"}',
+    }
+
+    with (
+        mock.patch("connectors.infor.auth.connection_token_revoke") as revoke,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        admin_client.post(f"/admin/connectors/connection/{conn.pk}/change/", form)
+
+    revoke.assert_called_once()
+    assert revoke.call_args.kwargs["credentials"] == {"ci": "OLD~client", "cs": "old-secret-value"}
+    assert Connection.objects.get(pk=conn.pk).credentials["ci"] == "NEW~client"
