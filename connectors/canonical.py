@@ -217,9 +217,18 @@ class Invoice(Document):
     currency: ISO4217
     total_tax_excl: Money
     total_tax: Money = Decimal("0")
+    total_fees: Money = Field(
+        default=Decimal("0"), description="charges (e.g. TIMS fees) inside total_tax_excl, not tax"
+    )
     total: Money
 
-    _floats = field_validator("total_tax_excl", "total_tax", "total", mode="before")(_reject_float)
+    _floats = field_validator(
+        "total_tax_excl",
+        "total_tax",
+        "total_fees",
+        "total",
+        mode="before",
+    )(_reject_float)
 
 
 class Payment(Document):
