@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from connectors.infor.simulator.server import M3Simulator
 from connectors.models import Connection, System
 from integrations.models import Integration
 
 DEMO_SLUG = "demo"
+# The simulators' seed: the M3 simulator derives the credentials it accepts from it.
+SIMULATOR_SEED = 1
 PRESTASHOP_PORT = 8101
 M3_PORT = 8102
 TIMS_PORT = 8103
@@ -47,16 +50,8 @@ def demo_seed() -> DemoSeed:
         defaults={
             "system": System.INFOR_M3,
             "base_url": f"http://127.0.0.1:{M3_PORT}",
-            "credentials": {
-                "ci": f"DEMO_TENANT~{secrets.token_urlsafe(12)}",
-                "cs": secrets.token_urlsafe(32),
-                "saak": f"DEMO_TENANT#{secrets.token_urlsafe(24)}",
-                "sask": secrets.token_urlsafe(32),
-                "ti": "DEMO_TENANT",
-                "iu": f"http://127.0.0.1:{M3_PORT}",
-                "pu": f"http://127.0.0.1:{M3_PORT}/DEMO_TENANT/as/",
-                "ot": "token.oauth2",
-            },
+            # The .ionapi file the simulator started with this seed and port would write.
+            "credentials": M3Simulator(seed=SIMULATOR_SEED, port=M3_PORT).ionapi(),
             "options": {"cono": "100", "divi": "AAA"},
         },
     )
@@ -66,6 +61,7 @@ def demo_seed() -> DemoSeed:
             "system": System.TIMS,
             "base_url": f"http://127.0.0.1:{TIMS_PORT}/api/v1",
             "credentials": {"api_key": secrets.token_urlsafe(24)},
+            "options": {"profile": {"auth_mode": "api_key_header"}},
         },
     )
     integration, created = Integration.objects.get_or_create(
@@ -96,3 +92,34 @@ def demo_admin_ensure(*, password: str | None) -> str | None:
         password = generated = secrets.token_urlsafe(12)
     User.objects.create_superuser(DEMO_ADMIN_USERNAME, "admin@example.com", password)
     return generated
+
+
+def demo_simulator_commands() -> dict[str, list[str]]:
+    """`manage.py simulate …` arguments for each demo simulator, matching the stored
+    connections (the keys the shop and TIMS simulators must accept)."""
+    shop = Connection.objects.get(name="Demo shop (PrestaShop simulator)")
+    tims = Connection.objects.get(name="Demo TIMS (simulator)")
+    seed = ["--seed", str(SIMULATOR_SEED)]
+    return {
+        "prestashop": [
+            "prestashop",
+            "--port",
+            str(PRESTASHOP_PORT),
+            *seed,
+            "--key",
+            shop.credentials["api_key"],
+            "--orders-per-minute",
+            "6",
+        ],
+        "m3": ["m3", "--port", str(M3_PORT), *seed],
+        "tims": [
+            "tims",
+            "--port",
+            str(TIMS_PORT),
+            *seed,
+            "--auth-mode",
+            "api_key_header",
+            "--api-key",
+            tims.credentials["api_key"],
+        ],
+    }

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from integrations.demo import M3_PORT, PRESTASHOP_PORT, TIMS_PORT
+from integrations.demo import demo_simulator_commands
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -30,20 +30,9 @@ class Command(BaseCommand):
             "worker": [python, "manage.py", "qcluster"],
         }
         if not options["no_simulators"]:
-            for name, port in (
-                ("prestashop", PRESTASHOP_PORT),
-                ("m3", M3_PORT),
-                ("tims", TIMS_PORT),
-            ):
-                commands[f"sim-{name}"] = [
-                    python,
-                    "manage.py",
-                    "simulate",
-                    name,
-                    "--port",
-                    str(port),
-                ]
-        # Each argv is built above from fixed strings and integers: no untrusted input.
+            for name, argv in demo_simulator_commands().items():
+                commands[f"sim-{name}"] = [python, "manage.py", "simulate", *argv]
+        # Each argv is built above from fixed strings, integers and the demo's own keys.
         processes = {
             name: subprocess.Popen(argv, cwd=ROOT, start_new_session=True)  # noqa: S603
             for name, argv in commands.items()
