@@ -1,5 +1,7 @@
 """Run the web server, a q2 cluster and the simulators together; Ctrl-C stops them all."""
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +16,17 @@ from django.core.management.base import BaseCommand
 from integrations.demo import demo_simulator_commands
 
 ROOT = Path(settings.BASE_DIR)
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies (Linux)
+
+
+def _die_with_parent() -> None:
+    """In each child: be stopped if run_demo itself dies without cleaning up (kill -9)."""
+    with contextlib.suppress(OSError):  # not Linux: the signal handlers still cover a stop
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -32,9 +45,14 @@ class Command(BaseCommand):
         if not options["no_simulators"]:
             for name, argv in demo_simulator_commands().items():
                 commands[f"sim-{name}"] = [python, "manage.py", "simulate", *argv]
+        # SIGTERM/SIGHUP (a closed terminal, `timeout`, a supervisor) stop the demo as Ctrl-C does.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _raise_interrupt)
         # Each argv is built above from fixed strings, integers and the demo's own keys.
         processes = {
-            name: subprocess.Popen(argv, cwd=ROOT, start_new_session=True)  # noqa: S603
+            name: subprocess.Popen(  # noqa: S603
+                argv, cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent
+            )
             for name, argv in commands.items()
         }
         url = f"http://127.0.0.1:{options['port']}/{settings.ADMIN_URL}"
