@@ -31,11 +31,14 @@ DICTIONARY: dict[str, tuple[str, int, int | None, str]] = {
     "AMT2": ("N", 17, 2, "Invoice amount, net"),
     "ATNR": ("N", 17, None, "Attribute number"),
     "AV01": ("N", 15, 6, "Allocatable net"),
+    "BOPE": ("A", 2, None, "Batch payment type [D]"),
     "AV02": ("N", 15, 6, "Available inventory"),
     "AVAL": ("N", 15, 6, "Allocatable on-hand balance"),
     "CINO": ("A", 15, None, "Invoice number (AR)"),
     "CONN": ("N", 7, None, "Shipment"),
     "CONO": ("N", 3, None, "Company"),
+    "CRAM": ("N", 15, 2, "Charge amount [D]"),
+    "CRID": ("A", 6, None, "Charge [D]"),
     "CSCD": ("A", 3, None, "Country"),
     "CTYP": ("N", 1, None, "Confirm type [D]"),
     "CUA1": ("A", 36, None, "Address line 1"),
@@ -76,6 +79,7 @@ DICTIONARY: dict[str, tuple[str, int, int | None, str]] = {
     "LEVL": ("N", 2, None, "Batch status level"),
     "LMDT": ("D", 8, None, "Change date"),
     "LNCD": ("A", 2, None, "Language"),
+    "LPDT": ("D", 8, None, "Payment date"),
     "MAIL": ("A", 50, None, "E-mail address"),
     "MDTA": ("A", 60, None, "Message data [D]"),
     "MODL": ("A", 3, None, "Delivery method"),
@@ -94,6 +98,7 @@ DICTIONARY: dict[str, tuple[str, int, int | None, str]] = {
     "ORST": ("A", 2, None, "Highest line status"),
     "ORTP": ("A", 3, None, "Order type"),
     "PARM": ("A", 60, None, "Text line [D]"),
+    "PBID": ("N", 10, None, "Payment batch"),
     "PGRS": ("A", 2, None, "Delivery progress status"),
     "PHNO": ("A", 16, None, "Telephone number"),
     "PIST": ("A", 2, None, "Packing status"),
@@ -101,6 +106,7 @@ DICTIONARY: dict[str, tuple[str, int, int | None, str]] = {
     "PONO": ("A", 10, None, "Postal code"),
     "PONR": ("N", 5, None, "Order line number"),
     "POSX": ("N", 2, None, "Line suffix"),
+    "PYAM": ("N", 15, 2, "Payment amount [D]"),
     "PYCD": ("A", 2, None, "Payment method"),
     "PYNO": ("A", 10, None, "Payer"),
     "QUQT": ("N", 15, 6, "Quantity in inspection"),
@@ -125,6 +131,7 @@ DICTIONARY: dict[str, tuple[str, int, int | None, str]] = {
     "TOPY": ("N", 16, 2, "Order total"),
     "TOWN": ("A", 20, None, "City"),
     "TRDT": ("D", 8, None, "Transaction date"),
+    "TRNO": ("N", 7, None, "Transaction number [D]"),
     "TRQT": ("N", 15, 6, "Transaction quantity"),
     "TX60": ("A", 60, None, "Error text"),
     "TYPE": ("N", 1, None, "Text type: 1 head, 2 line"),
@@ -281,6 +288,34 @@ TRANSACTIONS: dict[str, Transaction] = {
             "IVNO YEA4 IVDT DLIX CUNO AMT1 AMT2 CUCD DUDT EXIN RAFC",
         ),
         _tx("ARS200MI", "LstInvoices", "CUNO* AAC0", "CINO INYR RECO DUDT CUNO"),
+        # Order charges on a batch order. [D]: the transaction names and the CRID/CRAM fields
+        # are not in the reference pack (§4.1 lists neither); names are configurable
+        # (M3Settings.charge_transaction / charge_list_transaction).
+        _tx(
+            "OIS100MI",
+            "AddBatchCharge",
+            "ORNO* CRID* CRAM CUCD PONR",
+            "",
+            "Add a charge (shipping, handling) to a batch order [D]",
+        ),
+        _tx("OIS100MI", "LstBatchCharge", "ORNO*", "ORNO CRID CRAM CUCD PONR", "[D]"),
+        # Customer payments (reference §4.5, inputs and required flags from S11 ARS040MI 14.x;
+        # PBID N10 from S11 AddBatchHeadResponse; BOPE, TRNO and PYAM lengths are [D]).
+        _tx(
+            "ARS040MI",
+            "AddBatchHead",
+            "PBID* BOPE* CONO DIVI",
+            "PBID",
+            "Create a customer payment batch",
+        ),
+        _tx(
+            "ARS040MI",
+            "AddBatchLine",
+            "PBID* TRNO* CINO* INYR* CUNO* PYAM* CONO DIVI PYNO CUCD LPDT",
+            "",
+            "Add a payment of one invoice to a payment batch",
+        ),
+        _tx("ARS040MI", "ControlBatch", "PBID CONO DIVI", "", "Check and post a payment batch"),
     )
 }
 

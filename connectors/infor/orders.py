@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connectors.errors import PermanentError, TransientError
+from connectors.errors import DataError, PermanentError, TransientError
 from connectors.infor.client import BulkTransaction, M3Client
 from connectors.infor.mi import MIError, MIResult
 
@@ -55,6 +55,8 @@ class BatchOrder:
     lines: list[dict[str, Any]]
     addresses: list[dict[str, Any]] = field(default_factory=list)
     texts: list[dict[str, Any]] = field(default_factory=list)
+    # Order charges (shipping…), each {CRID, CRAM, …}; see translate.order_charges_to_m3.
+    charges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cuor(self) -> str:
@@ -148,7 +150,10 @@ def order_place(client: M3Client, *, batch: BatchOrder) -> PlacedOrder:
     if found:
         batch_orno = found.batch_orno
         in_m3 = client.execute(PROGRAM, "LstBatchLine", {"ORNO": batch_orno}, maxrecs=0)
-        if _lines_match(batch, in_m3):
+        # Without a way to list charges, a batch order holding no line yet may or may not
+        # hold its charges (a lost answer): it is replaced rather than guessed about.
+        unsure = bool(batch.charges) and not client.settings.charge_list_transaction
+        if _lines_match(batch, in_m3) and not (unsure and not in_m3):
             # Resume: add what is missing and confirm (again, if a person fixed the cause
             # of an earlier stop inside M3, e.g. created the missing item).
             existing = {_cupo(r) for r in in_m3}
@@ -173,6 +178,18 @@ def order_place(client: M3Client, *, batch: BatchOrder) -> PlacedOrder:
             BulkTransaction("AddBatchAddress", {**a, "ORNO": batch_orno}) for a in batch.addresses
         ]
         txs += [BulkTransaction("AddBatchText", {**t, "ORNO": batch_orno}) for t in batch.texts]
+    if batch.charges:
+        # Charges go after addresses and texts and before the lines (see _charges_to_add),
+        # in a call of their own: M3 may refuse a charge (unknown code) while accepting the
+        # rest, and Confirm must never ride in a call with a failed charge, or the order would
+        # be released without it.
+        txs += _charges_to_add(
+            client, batch=batch, batch_orno=batch_orno, resumed=resumed, lines_in_m3=bool(existing)
+        )
+        steps.append("charges")
+        if txs:
+            _raise_first_failure(client.execute_bulk(PROGRAM, txs))
+        txs = []
     missing = [line for line in batch.lines if _cupo(line) not in existing]
     txs += [BulkTransaction("AddBatchLine", {**line, "ORNO": batch_orno}) for line in missing]
     # Confirm rides in the last call, but only after every earlier call came back clean: a
@@ -221,6 +238,37 @@ def order_place(client: M3Client, *, batch: BatchOrder) -> PlacedOrder:
     return PlacedOrder(
         orno=orno, batch_orno=batch_orno, status=status, resumed=resumed, steps=steps
     )
+
+
+def _charges_to_add(
+    client: M3Client, *, batch: BatchOrder, batch_orno: str, resumed: bool, lines_in_m3: bool
+) -> list[BulkTransaction]:
+    """The charges of `batch` that the batch order does not hold yet, as transactions.
+
+    A charge is money: it must never be added twice when an interrupted order is resumed.
+    With the option `charge_list_transaction` the batch order's charges are listed and
+    matched on the charge code (one charge per code and order); without it, a batch order
+    that already holds lines is taken to hold its charges too, since they are written first.
+    """
+    settings = client.settings
+    id_field = settings.charge_id_field
+    for number, charge in enumerate(batch.charges, start=1):
+        if not str(charge.get(id_field) or "").strip():
+            raise DataError(
+                f"order {batch.cuor} charge {number}: no charge code ({id_field}); set the M3 "
+                "option 'shipping_charge' or map the charge",
+                field=id_field,
+            )
+    wanted = list(batch.charges)
+    if resumed and settings.charge_list_transaction:
+        rows = client.execute(
+            PROGRAM, settings.charge_list_transaction, {"ORNO": batch_orno}, maxrecs=0
+        )
+        present = {str(r.get(id_field) or "").strip() for r in rows}
+        wanted = [c for c in wanted if str(c.get(id_field)).strip() not in present]
+    elif resumed and lines_in_m3:
+        wanted = []
+    return [BulkTransaction(settings.charge_transaction, {**c, "ORNO": batch_orno}) for c in wanted]
 
 
 def _raise_first_failure(results: list[tuple[MIResult, dict[str, str]]]) -> None:

@@ -53,6 +53,25 @@ class M3Settings:
     # Deliveries
     delivery_order_category: str = "3"  # RORC of customer orders in MWS411MI [U]
     tracking_field: str = "ETRN"  # MWS410MI/GetHead field holding the tracking number [U]
+    # Order charges (OIS100MI). [D]: neither the transactions nor their fields are in the
+    # reference pack; every name is an option so a tenant's real ones can be set.
+    shipping_charge: str = ""  # CRID of the shipping charge; empty = shipping is not sent
+    charge_transaction: str = "AddBatchCharge"
+    # Lists a batch order's charges when an interrupted order is resumed, so a charge is never
+    # added twice. Empty = trust the write order instead (charges go before the lines, so a
+    # batch order holding any line holds its charges) [U: unsafe if bulk_max splits them].
+    charge_list_transaction: str = "LstBatchCharge"
+    charge_id_field: str = "CRID"
+    charge_amount_field: str = "CRAM"
+    # Customer payments (ARS040MI payment batches, reference §4.5)
+    payment_batch_type: str = ""  # BOPE of the batch [U: tenant set-up, no default known]
+    # PBID = this prefix + the shop payment's numeric id, zero-padded to PBID's 10 digits: the
+    # same payment always gets the same batch, so a retry meets M3's "already exists" [U].
+    payment_batch_prefix: str = "9"
+    # MI codes meaning "that batch / line already exists" on a re-send [U: not documented; the
+    # default is the simulator's code]. Any other error stops the record, never posts twice.
+    payment_duplicate_codes: tuple[str, ...] = ("XRE0104",)
+    payment_control: bool = True  # run ARS040MI/ControlBatch after adding the line
     # Connection check
     check_transaction: str = "CRS610MI/LstByNumber"
     # MI error codes to treat as transient (e.g. record locks); none documented
@@ -66,7 +85,7 @@ class M3Settings:
         for f in fields(cls):
             if f.name in options and f.name != "extra":
                 value = options.pop(f.name)
-                if f.name in ("warehouses", "transient_mi_codes"):
+                if f.name in ("warehouses", "transient_mi_codes", "payment_duplicate_codes"):
                     value = tuple(value.split(",") if isinstance(value, str) else value)
                 known[f.name] = value
         settings = cls(**known, extra=options)

@@ -28,6 +28,7 @@ from connectors.canonical import (
 from connectors.errors import DataError
 from connectors.infor.catalog import DICTIONARY
 from connectors.infor.orders import BatchOrder
+from connectors.infor.payments import LINE_NUMBER, PaymentBatch, payment_batch_id
 from connectors.infor.settings import M3Settings
 
 TEXT_LINE = DICTIONARY["PARM"][1]
@@ -60,8 +61,13 @@ def order_to_batch(
     cuno: str,
     settings: M3Settings,
     item_of: Callable[[OrderLine], str] | None = None,
+    with_charges: bool = False,
 ) -> BatchOrder:
-    """The batch order of a canonical order. CUOR = the shop reference (natural key)."""
+    """The batch order of a canonical order. CUOR = the shop reference (natural key).
+
+    `with_charges` adds the order's charges (order_charges_to_m3); off by default, so the
+    batch order is what it always was unless a flow asks for charges.
+    """
     item_of = item_of or (lambda line: line.sku)
     head = {
         "CUNO": cuno,
@@ -102,7 +108,64 @@ def order_to_batch(
     note = " ".join(order.note.split())
     for start in range(0, len(note), TEXT_LINE):
         texts.append({"TYPE": 1, "TYTR": 1, "PARM": note[start : start + TEXT_LINE]})
-    return BatchOrder(head=head, lines=lines, addresses=addresses, texts=texts)
+    charges = order_charges_to_m3(order, settings=settings) if with_charges else []
+    return BatchOrder(head=head, lines=lines, addresses=addresses, texts=texts, charges=charges)
+
+
+def order_charges_to_m3(order: Order, *, settings: M3Settings) -> list[dict[str, Any]]:
+    """The order's charges as batch order charge records (shipping, tax excluded).
+
+    Only shipping is known to the canonical order; it is sent under the charge code of the
+    option `shipping_charge` when that is set and the amount is not zero. Field names are the
+    options `charge_id_field` / `charge_amount_field` ([D] CRID / CRAM).
+    """
+    charges: list[dict[str, Any]] = []
+    if settings.shipping_charge and order.total_shipping:
+        charges.append(
+            {
+                settings.charge_id_field: settings.shipping_charge,
+                settings.charge_amount_field: order.total_shipping,
+                "CUCD": order.currency,
+            }
+        )
+    return charges
+
+
+def payment_to_m3(
+    payment: Payment, *, cuno: str, cino: str, inyr: str | int, settings: M3Settings
+) -> PaymentBatch:
+    """An ARS040MI payment batch of one shop payment against one M3 invoice.
+
+    PBID comes from the payment's id (payments.payment_batch_id), so a re-send of the same
+    payment meets the batch it already made. BOPE is the option `payment_batch_type`.
+    """
+    if not settings.payment_batch_type:
+        raise DataError(
+            "no payment batch type: set the M3 connection option 'payment_batch_type' (BOPE "
+            "of ARS040MI/AddBatchHead, see the tenant's ARS040 settings)",
+            field="payment_batch_type",
+        )
+    if payment.amount <= 0:
+        raise DataError(
+            f"payment {payment.id}: amount {payment.amount} must be positive to be posted "
+            "in M3 (refunds are not recorded through ARS040MI)",
+            field="amount",
+            value=str(payment.amount),
+        )
+    pbid = payment_batch_id(payment.id, prefix=settings.payment_batch_prefix)
+    head = {"PBID": pbid, "BOPE": settings.payment_batch_type, "DIVI": settings.divi or None}
+    line = {
+        "PBID": pbid,
+        "TRNO": LINE_NUMBER,
+        "CINO": cino,
+        "INYR": inyr,
+        "CUNO": cuno,
+        "PYAM": payment.amount,
+        "CUCD": payment.currency,
+        "LPDT": payment.paid_at.date(),
+        "DIVI": settings.divi or None,
+    }
+    return PaymentBatch(head=head, line=line)
 
 
 def customer_to_m3(customer: Customer, *, address: Address | None = None) -> dict[str, Any]:

@@ -98,7 +98,43 @@ ADDRESS = Catalog(
     "Create or update an address; the country is resolved from its ISO code.",
 )
 
-CATALOGS: tuple[Catalog, ...] = (
+# Item master written by the ERP. Sizes from the Product / Combination ObjectModel
+# definitions of the 1.7/8 core [unverified: not in the reference pack; `schema=synopsis`
+# on the shop gives the real ones].
+PRODUCT = Catalog(
+    SYSTEM,
+    "products.save",
+    (
+        TargetField("reference", FieldType.STRING, max_length=64, required=True),
+        TargetField(
+            "name",
+            FieldType.STRING,
+            max_length=128,
+            required=True,
+            description="multi-language: {language id: text}; required in the default one",
+        ),
+        TargetField("ean13", FieldType.STRING, max_length=13, description="digits only"),
+        TargetField("price", FieldType.NUMBER, required=True, decimals=6),
+        TargetField("weight", FieldType.NUMBER, decimals=6),
+        TargetField("active", FieldType.BOOLEAN),
+    ),
+    "Create or update a product the ERP owns, found by reference (only changed fields).",
+)
+
+COMBINATION = Catalog(
+    SYSTEM,
+    "combinations.save",
+    (
+        TargetField("id_product", FieldType.INTEGER, required=True),
+        TargetField("reference", FieldType.STRING, max_length=64, required=True),
+        TargetField("ean13", FieldType.STRING, max_length=13, description="digits only"),
+        TargetField("price", FieldType.NUMBER, decimals=6, description="price impact"),
+        TargetField("weight", FieldType.NUMBER, decimals=6, description="weight impact"),
+    ),
+    "Create or update a product's combination, found by reference (only changed fields).",
+)
+
+ORDER_FLOW_CATALOGS: tuple[Catalog, ...] = (
     ORDER_HISTORY,
     ORDER_CARRIER_TRACKING,
     ORDER_PAYMENT,
@@ -106,4 +142,10 @@ CATALOGS: tuple[Catalog, ...] = (
     CUSTOMER,
     ADDRESS,
 )
-BY_OPERATION: dict[str, Catalog] = {c.operation: c for c in CATALOGS}
+ITEM_MASTER_CATALOGS: tuple[Catalog, ...] = (PRODUCT, COMBINATION)
+# Everything published to the mappings app.
+CATALOGS: tuple[Catalog, ...] = ORDER_FLOW_CATALOGS + ITEM_MASTER_CATALOGS
+# Kept to the order-flow writes it always held (a test pins the set); ALL_BY_OPERATION has
+# the item master too.
+BY_OPERATION: dict[str, Catalog] = {c.operation: c for c in ORDER_FLOW_CATALOGS}
+ALL_BY_OPERATION: dict[str, Catalog] = {c.operation: c for c in CATALOGS}

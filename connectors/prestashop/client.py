@@ -20,6 +20,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,7 @@ from connectors.canonical import (
     Payment,
     Product,
     StockLevel,
+    Variant,
 )
 from connectors.errors import (
     AuthError,
@@ -56,6 +58,7 @@ from connectors.prestashop.resources import (
     COUNTRIES,
     CURRENCIES,
     CUSTOMERS,
+    LANGUAGES,
     ORDER_CARRIERS,
     ORDER_HISTORIES,
     ORDER_PAYMENTS,
@@ -79,6 +82,8 @@ KEY_REFUSED_CODES = frozenset({"16", "17", "18", "19", "20"})
 VALIDATION_CODES = frozenset({"41", "84", "85"})
 PATCH_UNSUPPORTED_CODE = "23"
 KEY_METHOD_CODE = "25"
+# Product fields a read-modify-write PUT drops (see PrestaShopClient.product_readonly_fields).
+PRODUCT_READONLY_FIELDS = ("manufacturer_name", "quantity")
 # The lower bound of an incremental read that has no cursor yet.
 EPOCH = "1970-01-01 00:00:00"
 
@@ -179,6 +184,14 @@ class PrestaShopClient(HttpClient):
         for state_id, state in (extra.get("order_states") or {}).items():
             self.order_states[int(state_id)] = OrderState(state)
         self._patch_refused = False
+        # Fields a product PUT must leave out: PrestaShop answers 400 code 93 "parameter …
+        # not writable" for them [unverified here: Product::$webserviceParameters setter
+        # false in the 1.7/8 core, not in the reference pack]; option product_readonly_fields.
+        readonly = extra.get("product_readonly_fields", PRODUCT_READONLY_FIELDS)
+        if isinstance(readonly, str):
+            readonly = [f.strip() for f in readonly.split(",") if f.strip()]
+        self.product_readonly_fields: tuple[str, ...] = tuple(readonly)
+        self._language_ids: list[int] | None = None
         self._iso: dict[tuple[str, int], str] = {}
         self._ids_by_iso: dict[tuple[str, str], int] = {}
 
@@ -216,11 +229,12 @@ class PrestaShopClient(HttpClient):
         body: bytes | None = None,
         output: str | None = None,
         idempotent: bool | None = None,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """One Webservice call; returns the response, raises a classified error."""
         path = res.path if record_id in (None, "") else f"{res.path}/{record_id}"
         query = {**self._context_params(), **(params or {})}
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         output = (output or self.output_format).upper()
         if output == "JSON":
             query["output_format"] = "JSON"
@@ -349,6 +363,31 @@ class PrestaShopClient(HttpClient):
             raise NotFoundError(f"{res.name}: {record_id} not found", field=res.name)
         return rows[0]
 
+    def get_if_changed(
+        self, resource_name: str, record_id: Any, *, sha1: str | None = None
+    ) -> tuple[dict[str, Any] | None, str]:
+        """A conditional GET: (record, its Content-Sha1), or (None, sha1) when unchanged.
+
+        Sends `Local-Content-Sha1` with the Content-Sha1 of the previous answer; the shop
+        answers 304 Not Modified when the body would be the same (reference §1: documented
+        as fixed in 8.0; an older shop just answers 200 every time). The hash covers the
+        body as rendered, so keep the same output format between calls.
+        """
+        res = resource(resource_name)
+        headers = {"Local-Content-Sha1": sha1} if sha1 else {}
+        response = self.call("GET", res, record_id, headers=headers)
+        if response.status_code == 304:
+            return None, sha1 or ""
+        data = self.decode(response, what=f"GET {res.name}/{record_id}")
+        if isinstance(data, dict) and isinstance(data.get(res.element), dict):
+            record = data[res.element]
+        else:
+            rows = self._records(res, data, what=f"GET {res.name}/{record_id}")
+            if not rows:
+                raise NotFoundError(f"{res.name}: {record_id} not found", field=res.name)
+            record = rows[0]
+        return record, response.headers.get("Content-Sha1", "")
+
     def list_records(
         self,
         resource_name: str,
@@ -457,13 +496,15 @@ class PrestaShopClient(HttpClient):
         changes: dict[str, Any],
         *,
         params: dict[str, Any] | None = None,
+        drop: tuple[str, ...] | frozenset[str] = (),
     ) -> dict[str, Any]:
         """Change some fields of a record and nothing else.
 
         8.0+: PATCH with the id and the changed fields. Before (or when the shop refuses
         PATCH): GET the whole XML document, change only those fields, PUT it back, since a
         PUT resets every field it leaves out (reference §3). A change made by someone else
-        between the GET and the PUT is overwritten; PATCH has no such window.
+        between the GET and the PUT is overwritten; PATCH has no such window. `drop` names
+        fields left out of the PUT body (read-only fields the shop refuses on a write).
         """
         res = resource(resource_name)
         what = f"{res.name}/{record_id}"
@@ -483,8 +524,8 @@ class PrestaShopClient(HttpClient):
         document = self.call("GET", res, record_id, output="XML").content
         if not self._patch_refused and self._patch_allowed():
             # The GET just told us the version (PSWS-Version): PATCH after all.
-            return self.update(resource_name, record_id, changes, params=params)
-        body = merge_into(document, res.element, changes)
+            return self.update(resource_name, record_id, changes, params=params, drop=drop)
+        body = merge_into(document, res.element, changes, drop=drop)
         response = self.call("PUT", res, record_id, params=params, body=body, idempotent=True)
         return self._written(res, response, what=f"PUT {what}")
 
@@ -634,6 +675,157 @@ class PrestaShopClient(HttpClient):
         if address.id:
             return self.update("addresses", address.id, fields)
         return self.create("addresses", fields)
+
+    # ------------------------------------------------------------ item master (ERP-owned)
+
+    def language_ids(self) -> list[int]:
+        """The shop's active language ids (cached): a new product is named in each."""
+        if self._language_ids is None:
+            rows = self.list_records(LANGUAGES.name, filters={"active": "[1]"}, display="[id]")
+            ids = sorted(int(r["id"]) for r in rows if str(r.get("id", "")).isdigit())
+            self._language_ids = ids or [int(self.id_lang or 1)]
+        return self._language_ids
+
+    def update_language_ids(self) -> list[int]:
+        """The languages an update writes a single canonical name into: the connection's
+        `id_lang`, else the first active language (translations made in the shop stay)."""
+        return [int(self.id_lang)] if self.id_lang else self.language_ids()[:1]
+
+    def _one_by_reference(
+        self, res: Resource, reference: str, filters: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        if not reference:
+            raise DataError(
+                f"a {res.element} is found by its reference; it is empty", field="reference"
+            )
+        rows = self.list_records(
+            res.name, filters={"reference": filter_equals(reference), **(filters or {})}
+        )
+        if len(rows) > 1:
+            ids = ", ".join(str(r.get("id")) for r in rows)
+            raise DataError(
+                f"several {res.name} have reference {reference!r} ({ids}); make references "
+                "unique in the shop's catalogue",
+                field="reference",
+                value=reference,
+            )
+        return rows[0] if rows else None
+
+    def find_product(self, reference: str) -> dict[str, Any] | None:
+        """The product whose reference is `reference` (`filter[reference]`), or None."""
+        return self._one_by_reference(PRODUCTS, reference)
+
+    def find_combination(
+        self, reference: str, *, product_id: int | str | None = None
+    ) -> dict[str, Any] | None:
+        """The combination whose reference is `reference` (of `product_id`, if given)."""
+        filters = {"id_product": filter_equals(product_id)} if product_id else None
+        return self._one_by_reference(COMBINATIONS, reference, filters)
+
+    def save_product(
+        self,
+        product: Product,
+        *,
+        product_id: int | str | None = None,
+        names: dict[int, str] | None = None,
+        fields: tuple[str, ...] | None = None,
+    ) -> dict[str, Any]:
+        """Create or update a product the ERP owns; its reference (sku) is the key.
+
+        `fields` limits an update to the fields the ERP owns (default: reference, name,
+        ean13, price, weight, active; see translate.PRODUCT_FIELDS).
+
+        Create: POST with the name in every active language (or `names`) and a link_rewrite.
+        Update: only the fields that differ are written (PATCH from 8.0, read-modify-write
+        PUT before), so nothing the shop manages is touched; nothing at all when none
+        differs. A lost answer to the POST is safe to retry: the look-up finds the product.
+        """
+        current = (
+            self.get(PRODUCTS.name, product_id) if product_id else self.find_product(product.sku)
+        )
+        if current is None:
+            fields = translate.product_to_wire(
+                product, language_ids=self.language_ids(), names=names, create=True
+            )
+            return self.create(PRODUCTS.name, fields)
+        wanted = translate.product_to_wire(
+            product, language_ids=self.update_language_ids(), names=names
+        )
+        if fields is not None:
+            wanted = {k: v for k, v in wanted.items() if k in fields}
+        changes = translate.changed_fields(
+            current, wanted, resource="products", language_ids=self.language_ids()
+        )
+        if not changes:
+            return current
+        return self.update(PRODUCTS.name, current["id"], changes, drop=self.product_readonly_fields)
+
+    def save_combination(
+        self,
+        variant: Variant,
+        *,
+        product_id: int | str,
+        combination_id: int | str | None = None,
+        weight_impact: Decimal | None = None,
+    ) -> dict[str, Any]:
+        """Create or update one combination of `product_id`; its reference is the key.
+
+        PrestaShop creates the combination's stock_availables row itself (reference §3).
+        """
+        if combination_id:
+            current: dict[str, Any] | None = self.get(COMBINATIONS.name, combination_id)
+        else:
+            if not variant.sku:
+                raise DataError(
+                    f"variant {variant.id}: a combination is found by its reference; it is empty",
+                    field="reference",
+                )
+            current = self.find_combination(variant.sku)
+        if current is None:
+            fields = translate.variant_to_wire(
+                variant, product_id=product_id, weight_impact=weight_impact, create=True
+            )
+            return self.create(COMBINATIONS.name, fields)
+        owner = translate.Reader(current, resource="combinations").integer("id_product")
+        if str(owner) != str(product_id):
+            raise DataError(
+                f"combination {current.get('id')} with reference {variant.sku!r} belongs to "
+                f"product {owner}, not {product_id}; references must be unique in the shop",
+                field="reference",
+                value=variant.sku,
+            )
+        wanted = translate.variant_to_wire(
+            variant, product_id=product_id, weight_impact=weight_impact
+        )
+        wanted.pop("id_product")
+        changes = translate.changed_fields(current, wanted, resource="combinations")
+        if not changes:
+            return current
+        return self.update(COMBINATIONS.name, current["id"], changes)
+
+    def save_item(
+        self,
+        product: Product,
+        *,
+        names: dict[int, str] | None = None,
+        weight_impacts: dict[str, Decimal] | None = None,
+    ) -> dict[str, Any]:
+        """A product and each of its variants: {"product": record, "combinations": [...]}.
+
+        `weight_impacts` maps a variant's sku to its weight impact (the canonical Variant
+        carries none).
+        """
+        record = self.save_product(product, names=names)
+        product_id = record["id"]
+        combinations = [
+            self.save_combination(
+                variant,
+                product_id=product_id,
+                weight_impact=(weight_impacts or {}).get(variant.sku),
+            )
+            for variant in product.variants
+        ]
+        return {"product": record, "combinations": combinations}
 
     # ------------------------------------------------------------ ISO codes (cached)
 

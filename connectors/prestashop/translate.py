@@ -9,6 +9,7 @@ A value that cannot be read raises DataError naming the resource, record, field 
 the canonical documents are then validated by `parse_document`, which names the field too.
 """
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -508,3 +509,138 @@ def address_to_wire(
         "phone_mobile": address.mobile,
         "vat_number": address.vat_number,
     }
+
+
+# ---------------------------------------------------------------- item master (ERP -> shop)
+
+# Characters PrestaShop's isLinkRewrite accepts besides letters and digits (ASCII mode).
+LINK_REWRITE_KEEP = "-_"
+# Fields of a product / combination the ERP owns; everything else stays as the shop has it.
+PRODUCT_FIELDS = ("reference", "ean13", "price", "weight", "active", "name")
+COMBINATION_FIELDS = ("reference", "ean13", "price", "weight")
+
+
+def link_rewrite(text: str) -> str:
+    """A URL slug PrestaShop accepts (isLinkRewrite, ASCII mode): lower case, a-z 0-9 - _."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = "".join(c if c.isalnum() or c in LINK_REWRITE_KEEP else "-" for c in ascii_text.lower())
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return slug.strip("-") or "product"
+
+
+def language_dict(value: Any, *, language_ids: list[int] | None = None) -> dict[int, str]:
+    """A multi-language wire value as {language id: text}.
+
+    The JSON renderer gives a plain string when the shop has one language (reference §2):
+    it then belongs to the only id in `language_ids` (or language 1).
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        ids = language_ids or [1]
+        return {int(ids[0]): value} if len(ids) == 1 else {int(i): value for i in ids}
+    if isinstance(value, dict):  # already {id: text}
+        return {int(k): "" if v is None else str(v) for k, v in value.items()}
+    out: dict[int, str] = {}
+    for entry in value if isinstance(value, list) else []:
+        if isinstance(entry, dict) and str(entry.get("id", "")).strip().isdigit():
+            text = entry.get("value")
+            out[int(entry["id"])] = "" if text is None else str(text)
+    return out
+
+
+def product_to_wire(
+    product: Product,
+    *,
+    language_ids: list[int],
+    names: dict[int, str] | None = None,
+    create: bool = False,
+) -> dict[str, Any]:
+    """The product fields the ERP owns, as a write body (Product -> `products`).
+
+    Multi-language `name` is `{language id: text}`: `names` when given (a translation per
+    language), else the canonical name in every language of `language_ids`. On create the
+    required `link_rewrite` is derived from the name; on update it is left as the shop has it.
+    An empty EAN13 and a missing price or weight are left out of an update.
+    """
+    name_by_lang = dict(names) if names else {int(i): product.name for i in language_ids}
+    fields: dict[str, Any] = {"reference": product.sku, "active": product.active}
+    fields["name"] = name_by_lang
+    # An empty EAN or a missing price/weight is "not known", never "erase the shop's".
+    if product.ean or create:
+        fields["ean13"] = product.ean
+    if product.price is not None:
+        fields["price"] = product.price
+    elif create:
+        fields["price"] = Decimal("0")
+    if product.weight is not None:
+        fields["weight"] = product.weight
+    elif create:
+        fields["weight"] = Decimal("0")
+    if create:
+        fields["link_rewrite"] = {lang: link_rewrite(text) for lang, text in name_by_lang.items()}
+    return fields
+
+
+def variant_to_wire(
+    variant: Variant,
+    *,
+    product_id: int | str,
+    weight_impact: Decimal | None = None,
+    create: bool = False,
+) -> dict[str, Any]:
+    """A combination's write body (Variant -> `combinations`): reference, EAN13, price and
+    weight impacts. The canonical Variant has no weight; `weight_impact` (or raw
+    "weight_impact") supplies it, else the shop's value is kept."""
+    fields: dict[str, Any] = {
+        "id_product": product_id,
+        "reference": variant.sku,
+        "price": variant.price_impact,
+    }
+    if variant.ean or create:
+        fields["ean13"] = variant.ean
+    weight = weight_impact if weight_impact is not None else variant.raw.get("weight_impact")
+    if weight is not None:
+        fields["weight"] = Decimal(str(weight))
+    elif create:
+        fields["weight"] = Decimal("0")
+    if create:
+        fields["minimal_quantity"] = 1  # required by the Combination definition
+    return fields
+
+
+def changed_fields(
+    current: dict[str, Any],
+    wanted: dict[str, Any],
+    *,
+    resource: str,
+    language_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    """The subset of `wanted` that differs from the shop's `current` wire record.
+
+    Compared as values, not text: "16.510000" == Decimal("16.51"), ean "0" == "", flags 0/1.
+    A multi-language change carries every language the record has, the changed ones replaced,
+    so a PATCH or PUT can never blank another language.
+    """
+    r = Reader(current, resource=resource)
+    changes: dict[str, Any] = {}
+    for name, value in wanted.items():
+        raw = current.get(name)
+        if isinstance(value, dict):
+            have = language_dict(raw, language_ids=language_ids)
+            merged = {**have, **{int(k): "" if v is None else str(v) for k, v in value.items()}}
+            if merged != have:
+                changes[name] = merged
+        elif isinstance(value, bool):
+            if r.flag(name) != value:
+                changes[name] = value
+        elif isinstance(value, Decimal):
+            if r.decimal(name) != value:
+                changes[name] = value
+        elif name == "ean13":
+            if clean_ean(str(raw or "")) != clean_ean(str(value or "")):
+                changes[name] = value
+        elif str("" if raw is None else raw) != str("" if value is None else value):
+            changes[name] = value
+    return changes

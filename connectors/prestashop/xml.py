@@ -152,13 +152,20 @@ def _fill(child: ET.Element, name: str, value: Any) -> None:
         child.text = render_value(value)
 
 
-def merge_into(document: bytes | str, element: str, changes: dict[str, Any]) -> bytes:
+def merge_into(
+    document: bytes | str,
+    element: str,
+    changes: dict[str, Any],
+    *,
+    drop: tuple[str, ...] | frozenset[str] = (),
+) -> bytes:
     """Read-modify-write: the whole record from a GET, with only `changes` replaced.
 
     PUT is a full replace (reference §3): whatever the body leaves out is reset. So the body
     is the document just read, every field kept as it came, output-only attributes
     (xlink:href, notFilterable) dropped, and only the named fields changed. A multi-language
-    change `{language_id: text}` replaces those languages and keeps the others.
+    change `{language_id: text}` replaces those languages and keeps the others. `drop`
+    names fields removed from the body: read-only fields the shop refuses on a write.
     """
     root = parse_element(document, what=f"GET {element}")
     record = root.find(element)
@@ -170,6 +177,9 @@ def merge_into(document: bytes | str, element: str, changes: dict[str, Any]) -> 
         for attribute in list(node.attrib):
             if not (attribute == "id" and node.tag == "language"):
                 del node.attrib[attribute]
+    for name in drop:
+        for child in record.findall(name):
+            record.remove(child)
     for name, value in changes.items():
         child = record.find(name)
         if child is None:

@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--items", type=int, default=40)
     parser.add_argument("--customers", type=int, default=10)
+    parser.add_argument(
+        "--bod-url", default="", help="POST signed ION-style BODs here on order status changes"
+    )
+    parser.add_argument("--bod-secret", default="", help="Standard Webhooks secret (whsec_…)")
 
 
 def run(options: dict[str, Any], stdout: Any) -> None:
@@ -42,6 +46,8 @@ def run(options: dict[str, Any], stdout: Any) -> None:
         time_scale=options["time_scale"],
         items=options["items"],
         customers=options["customers"],
+        bod_url=options.get("bod_url") or "",
+        bod_secret=options.get("bod_secret") or "",
     )
     try:
         base_url = sim.start()

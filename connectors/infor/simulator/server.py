@@ -7,7 +7,8 @@ bearer token; the same /m3api-rest/... paths without prefix take basic auth (on-
 
 Knobs: latency, quota (429 with or without Retry-After), injected faults (any status, timeouts,
 dropped connections, malformed bodies; before or after M3 processed the call), token
-lifetime and forced expiry.
+lifetime and forced expiry; `bod_url` + `bod_secret` post signed ION-style BODs on order
+status changes (notify.py; off by default).
 """
 
 import base64
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from connectors.infor.simulator.notify import BodNotifier
 from connectors.infor.simulator.state import M3State, MINotOK
 
 CONTROL_PARAMS = frozenset(
@@ -94,6 +96,8 @@ class M3Simulator:
         latency: float = 0.0,
         basic_user: str = "M3SRVADM",
         basic_password: str = "sim-basic-password",  # noqa: S107 (a simulator's fixed secret)
+        bod_url: str = "",
+        bod_secret: str = "",
         **state_options: Any,
     ) -> None:
         self.host, self.port, self.tenant = host, port, tenant
@@ -117,6 +121,9 @@ class M3Simulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # ION-style BOD notifications (notify.py): off unless a URL is given.
+        self.bod_url, self.bod_secret = bod_url, bod_secret
+        self.notifier: BodNotifier | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -132,9 +139,18 @@ class M3Simulator:
             daemon=True,
         )
         self._thread.start()
+        if self.bod_url and self.notifier is None:
+            if not self.bod_secret:
+                raise ValueError("BOD notifications need a signing secret (bod_secret)")
+            self.notifier = BodNotifier(
+                self.state, url=self.bod_url, secret=self.bod_secret, tenant=self.tenant
+            )
         return self.base_url
 
     def stop(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

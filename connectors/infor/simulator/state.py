@@ -5,6 +5,10 @@ and length, MI-style errors with errorField/errorCode); batch orders checked at 
 stops them at 15 / 20 / 25 / 30 with texts for LstErrMsgOrder; released orders move through
 line statuses 22 → 33 → 44 → 66 → 77 (ORSL/ORST kept consistent) on a configurable clock,
 creating the delivery (with a tracking number), the invoice and, last, the payment.
+Batch orders take charges (OIS100MI AddBatchCharge / LstBatchCharge, [D]) that go into the
+order and invoice totals; ARS040MI payment batches (AddBatchHead / AddBatchLine /
+ControlBatch) settle invoices, which ARS200MI/LstInvoices then shows paid (RECO 9).
+`listeners` are told of every order status change (notify.py sends them as BODs).
 
 Error codes the reference does not give are the simulator's own (prefix "SIM").
 """
@@ -64,6 +68,7 @@ class BatchOrder:
     stat: str = "10"
     ornr: str = ""
     errors: list[dict[str, str]] = field(default_factory=list)
+    charges: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +83,15 @@ class CustomerOrder:
     tracking: str = ""
     ivno: str = ""
     paid: bool = False
+    charges: Decimal = Decimal(0)  # order charges (shipping…), tax excluded
+
+
+@dataclass
+class PaymentBatch:
+    pbid: str
+    head: dict[str, str]
+    lines: dict[str, dict[str, str]] = field(default_factory=dict)  # TRNO -> line
+    controlled: bool = False
 
 
 class M3State:
@@ -116,6 +130,13 @@ class M3State:
         self.deliveries: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, str]] = {}
         self.credit_stopped: set[str] = set()
+        # Charge codes known to OIS100MI/AddBatchCharge [D: the simulator's own table].
+        self.charge_codes: dict[str, str] = {"FRT": "Freight", "HAN": "Handling"}
+        # ARS040MI customer payment batches by PBID, and invoices settled through them.
+        self.payment_batches: dict[str, PaymentBatch] = {}
+        self.settled: set[str] = set()
+        # Called with (event, order) when an order's status changes: "released", "status".
+        self.listeners: list[Callable[[str, CustomerOrder], None]] = []
         self.calls: list[dict[str, Any]] = []  # every MI transaction received, kept for tests
         self._seq = {"cuno": 100, "batch": 1000012344, "orno": 123455, "dlix": 5000, "ivno": 7000}
         self._seed(items, customers)
@@ -469,6 +490,8 @@ class M3State:
                     "CUPO": line.get("CUPO", ""),
                 }
             )
+        charges = sum((_d(c["CRAM"]) for c in batch.charges), Decimal(0))
+        total += charges
         head = {
             **batch.head,
             "ORNO": orno,
@@ -480,9 +503,20 @@ class M3State:
             "TOPY": _num((total * Decimal("1.2")).quantize(Decimal("0.01"))),
         }
         self.orders[orno] = CustomerOrder(
-            orno=orno, head=head, lines=lines, released_at=self.now(), batch_orno=batch.orno
+            orno=orno,
+            head=head,
+            lines=lines,
+            released_at=self.now(),
+            batch_orno=batch.orno,
+            charges=charges,
         )
+        self._notify("released", self.orders[orno])
         return [{"ORNO": orno, "STAT": "90"}]
+
+    def _notify(self, event: str, order: CustomerOrder) -> None:
+        # Listeners run inside the lock and must only queue work (notify.BodNotifier does).
+        for listener in list(self.listeners):
+            listener(event, order)
 
     @staticmethod
     def _err(level: str, data: str, text: str) -> dict[str, str]:
@@ -636,7 +670,7 @@ class M3State:
         for inv in self.invoices.values():
             if inv["CUNO"] != r["CUNO"]:
                 continue
-            paid = self.orders[inv["ORNO"]].paid
+            paid = self.orders[inv["ORNO"]].paid or inv["IVNO"] in self.settled
             if only_open and paid:
                 continue
             out.append(
@@ -649,6 +683,110 @@ class M3State:
                 }
             )
         return out
+
+    # -- OIS100MI order charges [D] -------------------------------------------------------
+
+    def _OIS100MI_AddBatchCharge(self, r: dict[str, str]) -> list[dict[str, str]]:
+        batch = self._batch(r["ORNO"])
+        if batch.stat == "90":
+            raise MINotOK(f"Order {r['ORNO']} is already released", field="ORNO")
+        if r["CRID"] not in self.charge_codes:
+            raise MINotOK(f"Charge {r['CRID']} does not exist", code=CODE_NOT_FOUND, field="CRID")
+        # Like a plain table insert, a second identical charge is accepted: the client, not
+        # the simulator, must make sure a resumed order does not add a charge twice.
+        batch.charges.append(
+            {
+                "ORNO": batch.orno,
+                "CRID": r["CRID"],
+                "CRAM": _num(_d(r.get("CRAM"))),
+                "CUCD": r.get("CUCD") or batch.head.get("CUCD", ""),
+                "PONR": r.get("PONR", ""),
+            }
+        )
+        return []
+
+    def _OIS100MI_LstBatchCharge(self, r: dict[str, str]) -> list[dict[str, str]]:
+        return [dict(c) for c in self._batch(r["ORNO"]).charges]
+
+    # -- ARS040MI customer payments --------------------------------------------------------
+
+    def _payment_batch(self, pbid: str) -> PaymentBatch:
+        batch = self.payment_batches.get(pbid)
+        if batch is None:
+            raise MINotOK(f"Payment batch {pbid} does not exist", code=CODE_NOT_FOUND, field="PBID")
+        return batch
+
+    def _ARS040MI_AddBatchHead(self, r: dict[str, str]) -> list[dict[str, str]]:
+        pbid = _num(_d(r["PBID"]))
+        if pbid in self.payment_batches:
+            raise MINotOK(f"Payment batch {pbid} already exists", code=CODE_EXISTS, field="PBID")
+        self.payment_batches[pbid] = PaymentBatch(pbid=pbid, head=dict(r))
+        return [{"PBID": pbid}]
+
+    def _ARS040MI_AddBatchLine(self, r: dict[str, str]) -> list[dict[str, str]]:
+        batch = self._payment_batch(_num(_d(r["PBID"])))
+        trno = _num(_d(r["TRNO"]))
+        if trno in batch.lines:
+            raise MINotOK(
+                f"Transaction {trno} of payment batch {batch.pbid} already exists",
+                code=CODE_EXISTS,
+                field="TRNO",
+            )
+        if batch.controlled:
+            raise MINotOK(f"Payment batch {batch.pbid} is already updated", field="PBID")
+        invoice = self.invoices.get(r["CINO"])
+        if (
+            invoice is None
+            or invoice["YEA4"] != _num(_d(r["INYR"]))
+            or invoice["CUNO"] != r["CUNO"]
+        ):
+            raise MINotOK(
+                f"Invoice number {r['CINO']} year {r['INYR']} of customer {r['CUNO']} "
+                "does not exist",
+                code=CODE_NOT_FOUND,
+                field="CINO",
+            )
+        if _d(r["PYAM"]) <= 0:
+            raise MINotOK(f"Payment amount {r['PYAM']} is not valid", field="PYAM")
+        if r.get("CUCD") and r["CUCD"] != invoice["CUCD"]:
+            raise MINotOK(
+                f"Currency {r['CUCD']} differs from the invoice's {invoice['CUCD']}",
+                field="CUCD",
+            )
+        batch.lines[trno] = {**r, "PBID": batch.pbid, "TRNO": trno}
+        return []
+
+    def _ARS040MI_ControlBatch(self, r: dict[str, str]) -> list[dict[str, str]]:
+        if not r.get("PBID"):
+            raise MINotOK(
+                "Payment batch must be entered",
+                code=CODE_MANDATORY,
+                field="PBID",
+                kind="MandatoryInputFieldNotFound",
+            )
+        batch = self._payment_batch(_num(_d(r["PBID"])))
+        if batch.controlled:
+            return []  # [sim] controlling an updated batch again changes nothing
+        if not batch.lines:
+            raise MINotOK(f"Payment batch {batch.pbid} has no lines", field="PBID")
+        for line in batch.lines.values():
+            invoice = self.invoices[line["CINO"]]
+            remaining = _d(invoice["RAFC"]) - _d(line["PYAM"])
+            invoice["RAFC"] = _num(max(remaining, Decimal(0)))
+            if remaining <= 0:
+                self.settled.add(invoice["IVNO"])
+                self.orders[invoice["ORNO"]].paid = True
+        batch.controlled = True
+        return []
+
+    def payments_of(self, ivno: str) -> list[dict[str, str]]:
+        """Payment lines (any batch) recorded against one invoice, for tests."""
+        return [
+            line
+            for batch in self.payment_batches.values()
+            for line in batch.lines.values()
+            if line["CINO"] == ivno
+        ]
 
     # -- progression ---------------------------------------------------------------------------
 
@@ -663,6 +801,7 @@ class M3State:
                     for line in order.lines:
                         self.balances[(line["WHLO"], line["ITNO"])]["ALQT"] += line["ORQT"]
                     order.status = "33"
+                    self._notify("status", order)
                 if order.status == "33" and age >= p["pick"]:
                     order.dlix = str(self._next("dlix"))
                     order.tracking = f"SIM{self.random.randint(10**9, 10**10 - 1)}"
@@ -678,6 +817,7 @@ class M3State:
                         "ETRN": "",
                     }
                     order.status = "44"
+                    self._notify("status", order)
                 if order.status == "44" and age >= p["deliver"]:
                     for line in order.lines:
                         bal = self.balances[(line["WHLO"], line["ITNO"])]
@@ -687,9 +827,11 @@ class M3State:
                         PGRS="60", PIST="90", TRDT=self.today(), ETRN=order.tracking
                     )
                     order.status = "66"
+                    self._notify("status", order)
                 if order.status == "66" and age >= p["invoice"]:
                     order.ivno = str(self._next("ivno"))
                     net = sum((line["SAPR"] * line["ORQT"] for line in order.lines), Decimal(0))
+                    net += order.charges
                     net = net.quantize(Decimal("0.01"))
                     gross = (net * Decimal("1.2")).quantize(Decimal("0.01"))
                     self.invoices[order.ivno] = {
@@ -708,9 +850,11 @@ class M3State:
                     }
                     self.deliveries[order.dlix].update(PGRS="70", IVNO=order.ivno)
                     order.status = "77"
+                    self._notify("status", order)
                 if order.status == "77" and not order.paid and age >= p["pay"]:
                     order.paid = True
                     self.invoices[order.ivno]["RAFC"] = "0"
+                    self._notify("paid", order)
 
     # -- helpers for tests ---------------------------------------------------------------------
 

@@ -32,12 +32,13 @@ class Profile:
     psws_version: str  # the PSWS-Version header
     json_ints: bool  # PHP >= 8.1 renders integer columns as ints (PrestaShop#36836)
     patch: bool  # PATCH exists from 8.0 (PR #27952)
+    conditional_get: bool = False  # Local-Content-Sha1 -> 304, documented as fixed in 8.0
 
 
 PROFILES: dict[str, Profile] = {
     "1.7": Profile("1.7", "1.7.8.8", json_ints=False, patch=False),
-    "8": Profile("8", "8.1.7", json_ints=True, patch=True),
-    "9": Profile("9", "9.0.1", json_ints=True, patch=True),
+    "8": Profile("8", "8.1.7", json_ints=True, patch=True, conditional_get=True),
+    "9": Profile("9", "9.0.1", json_ints=True, patch=True, conditional_get=True),
 }
 
 

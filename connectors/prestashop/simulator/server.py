@@ -71,6 +71,19 @@ MAX_LENGTHS = {
     ("addresses", "alias"): 32,
     ("addresses", "postcode"): 12,
 }
+# Catalogue rules the shop applies on product and combination writes (ObjectModel
+# definitions of Product and Combination in the 1.7/8 core [unverified: read from the core,
+# not in the reference pack]): lengths of text and multi-language fields.
+CATALOGUE_CLASSES = {"products": "Product", "combinations": "Combination"}
+CATALOGUE_LENGTHS = {
+    ("products", "reference"): 64,
+    ("products", "ean13"): 13,
+    ("products", "name"): 128,
+    ("products", "link_rewrite"): 128,
+    ("combinations", "reference"): 64,
+    ("combinations", "ean13"): 13,
+}
+DEFAULT_LANGUAGE = 1  # the simulated shop's PS_LANG_DEFAULT
 REALM = (
     'Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as '
     'the login. No password required."'
@@ -398,6 +411,16 @@ class PrestaShopSimulator:
             values.setdefault("active", 1)
             values.setdefault("id_default_group", 3)
             values["associations"] = {"groups": [{"id": values["id_default_group"]}]}
+        if resource in CATALOGUE_CLASSES:
+            full = {f.name: default_value(f.kind) for f in SCHEMAS[resource]}
+            _validate_catalogue(self.state, resource, {**full, **values})
+            record = self.state.new_record(resource, values)
+            shop = _id_of(query["id_shop"]) if query.get("id_shop", "").isdigit() else 1
+            if resource == "products":
+                self.state.product_created(record, shop_id=shop)
+            else:
+                self.state.combination_created(record, shop_id=shop)
+            return record
         return self.state.new_record(resource, values)
 
     def _replace(self, resource, record_id, values, query, *, patch: bool) -> dict:
@@ -414,6 +437,11 @@ class PrestaShopSimulator:
             raise WsError(404, 92, "Invalid ID")
         if patch:
             new = {**old, **{k: v for k, v in values.items() if not BY_NAME[resource][k].readonly}}
+            if resource in CATALOGUE_CLASSES:
+                # A PATCH sets the languages it names on the loaded object; the others stay.
+                for name, value in values.items():
+                    if BY_NAME[resource][name].kind == LANG:
+                        new[name] = {**(old.get(name) or {}), **value}
         else:
             # PUT replaces: what the body leaves out is reset (reference §3).
             _require(resource, values)
@@ -431,6 +459,12 @@ class PrestaShopSimulator:
         if "date_add" in new and new["date_add"] in ("", "0000-00-00 00:00:00"):
             new["date_add"] = self.state.now()
         send_email = query.get("sendemail") == "1"
+        if resource in CATALOGUE_CLASSES:
+            _validate_catalogue(self.state, resource, new)
+            if resource == "combinations" and new["id_product"] != old["id_product"]:
+                raise WsError(
+                    400, 85, 'Validation error: "Property Combination->id_product is not valid"'
+                )
         if resource == "stock_availables" and old["depends_on_stock"]:
             raise WsError(
                 500, 133, "You cannot change the quantity of a product that depends on stock"
@@ -447,7 +481,9 @@ class PrestaShopSimulator:
     def _delete(self, resource, record_id) -> Answer:
         if record_id is None or record_id not in self.state.tables[resource]:
             raise WsError(404, 87, f"Id(s) not exists: {record_id}")
-        del self.state.tables[resource][record_id]
+        record = self.state.tables[resource].pop(record_id)
+        if resource in CATALOGUE_CLASSES:
+            self.state.catalogue_deleted(resource, record)
         return Answer(200, b"")
 
 
@@ -487,6 +523,51 @@ def _require(resource: str, values: dict[str, Any]) -> None:
     for f in SCHEMAS[resource]:
         if f.required and values.get(f.name) in (None, "", {}):
             raise WsError(400, 41, f'parameter "{f.name}" required')
+
+
+def _validate_catalogue(state: ShopState, resource: str, record: dict[str, Any]) -> None:
+    """Product / combination rules, checked on the record as it would be saved: 400 code 84
+    for multi-language fields, 85 for the others, in PrestaShop's words."""
+    cls = CATALOGUE_CLASSES[resource]
+
+    def fail(code: int, text: str) -> WsError:
+        return WsError(400, code, f'Validation error: "{text}"')
+
+    for f in SCHEMAS[resource]:
+        limit = CATALOGUE_LENGTHS.get((resource, f.name))
+        value = record.get(f.name)
+        if f.kind == LANG:
+            for text in (value or {}).values():
+                if limit and len(text) > limit:
+                    raise fail(
+                        84,
+                        f"Property {cls}->{f.name} length ({len(text)}) must be between 0 "
+                        f"and {limit}",
+                    )
+            continue
+        if limit and len(str(value or "")) > limit:
+            raise fail(
+                85,
+                f"Property {cls}->{f.name} length ({len(str(value))}) must be between 0 and "
+                f"{limit}",
+            )
+    for lang, text in (record.get("link_rewrite") or {}).items():
+        if text and not all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
+            raise fail(84, f"Property {cls}->link_rewrite is not valid (language {lang})")
+    ean = str(record.get("ean13") or "")
+    if ean and not ean.isdigit():
+        raise fail(85, f"Property {cls}->ean13 is not valid")
+    if resource == "products":
+        if not (record.get("name") or {}).get(DEFAULT_LANGUAGE):
+            raise fail(84, f"Property {cls}->name is empty for default language.")
+        for name in ("price", "weight"):  # isPrice, isUnsignedFloat
+            if Decimal(str(record.get(name) or "0")) < 0:
+                raise fail(85, f"Property {cls}->{name} is not valid")
+    else:
+        if record.get("id_product") not in state.tables["products"]:
+            raise fail(85, f"Property {cls}->id_product is not valid")
+        if int(record.get("minimal_quantity") or 0) < 1:  # isPositiveInt
+            raise fail(85, f"Property {cls}->minimal_quantity is not valid")
 
 
 def _parse_body(resource: str, body: bytes) -> dict[str, Any]:
@@ -646,6 +727,16 @@ class _Handler(BaseHTTPRequestHandler):
             payload = payload[: max(1, len(payload) // 2)]
         if fault is not None and fault.kind == TIMEOUT_AFTER_WRITE:
             time.sleep(sim.faults.timeout_seconds)
+        sha1 = hashlib.sha1(payload).hexdigest()  # noqa: S324 (PrestaShop's own header)
+        if (
+            method == "GET"
+            and answer.status == 200
+            and sim.profile.conditional_get
+            and headers.get("local-content-sha1") == sha1
+        ):
+            # Conditional GET (reference §1): unchanged since the caller's copy.
+            answer = Answer(304, b"", answer.content_type)
+            payload = b""
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -654,7 +745,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("X-Powered-By", "PrestaShop Webservice")
             self.send_header("Access-Time", str(int(time.time())))
             self.send_header("Execution-Time", f"{time.perf_counter() - started:.3f}")
-            self.send_header("Content-Sha1", hashlib.sha1(payload).hexdigest())  # noqa: S324
+            self.send_header("Content-Sha1", sha1)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()

@@ -176,6 +176,99 @@ class ShopState:
             self.stock_written(row)
             return row
 
+    # ---------------------------------------------------------------- catalogue writes
+
+    def product_created(self, product: dict[str, Any], *, shop_id: int = 1) -> None:
+        """What Product::add does that an integration can observe: the product-level
+        stock_availables row (quantity 0) and the associations pointing at it."""
+        row = self.new_record(
+            "stock_availables",
+            {
+                "id_product": product["id"],
+                "id_product_attribute": 0,
+                "id_shop": shop_id,
+                "quantity": 0,
+                "out_of_stock": 2,
+            },
+        )
+        product.setdefault("type", "simple")
+        product["type"] = product["type"] or "simple"
+        product["associations"] = {
+            "categories": [{"id": product.get("id_category_default") or 2}],
+            "combinations": [],
+            "stock_availables": [{"id": row["id"], "id_product_attribute": 0}],
+        }
+        self.product_ids.append(product["id"])
+
+    def combination_created(self, combination: dict[str, Any], *, shop_id: int = 1) -> None:
+        """Combination::add: its own stock row (quantity 0), the product's associations and
+        default combination; the product-level row becomes the sum of the combinations."""
+        product = self.tables["products"][combination["id_product"]]
+        row = self.new_record(
+            "stock_availables",
+            {
+                "id_product": product["id"],
+                "id_product_attribute": combination["id"],
+                "id_shop": shop_id,
+                "quantity": 0,
+                "out_of_stock": 2,
+            },
+        )
+        combination.setdefault("associations", {"product_option_values": []})
+        assoc = product.setdefault(
+            "associations", {"categories": [], "combinations": [], "stock_availables": []}
+        )
+        assoc.setdefault("combinations", []).append({"id": combination["id"]})
+        assoc.setdefault("stock_availables", []).append(
+            {"id": row["id"], "id_product_attribute": combination["id"]}
+        )
+        self.combinations_of.setdefault(product["id"], []).append(combination["id"])
+        if not product.get("id_default_combination"):
+            product["id_default_combination"] = combination["id"]
+            combination["default_on"] = 1
+        self.stock_written(row)
+
+    def catalogue_deleted(self, resource: str, record: dict[str, Any]) -> None:
+        """A product or combination was deleted: its stock rows and associations go too."""
+        stock = self.tables["stock_availables"]
+        if resource == "products":
+            for row_id in [i for i, r in stock.items() if r["id_product"] == record["id"]]:
+                del stock[row_id]
+            for combo_id in self.combinations_of.pop(record["id"], []):
+                self.tables["combinations"].pop(combo_id, None)
+            if record["id"] in self.product_ids:
+                self.product_ids.remove(record["id"])
+            return
+        product = self.tables["products"].get(record["id_product"])
+        for row_id in [
+            i
+            for i, r in stock.items()
+            if r["id_product"] == record["id_product"] and r["id_product_attribute"] == record["id"]
+        ]:
+            del stock[row_id]
+        combos = self.combinations_of.get(record["id_product"], [])
+        if record["id"] in combos:
+            combos.remove(record["id"])
+        if product is not None:
+            assoc = product.get("associations") or {}
+            assoc["combinations"] = [
+                c for c in assoc.get("combinations", []) if c["id"] != record["id"]
+            ]
+            assoc["stock_availables"] = [
+                r
+                for r in assoc.get("stock_availables", [])
+                if r["id_product_attribute"] != record["id"]
+            ]
+            if product.get("id_default_combination") == record["id"]:
+                product["id_default_combination"] = combos[0] if combos else 0
+            rows = [
+                r
+                for r in stock.values()
+                if r["id_product"] == product["id"] and r["id_product_attribute"]
+            ]
+            if rows:
+                self.stock_written(rows[0])
+
     # ---------------------------------------------------------------- orders
 
     def place_order(
