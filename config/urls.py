@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from integrations.views import healthz
 
@@ -11,4 +11,5 @@ admin.site.index_title = "Integrations"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("webhooks/", include("integrations.webhooks.urls")),
 ]

@@ -13,6 +13,7 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from integrations import checks  # noqa: F401  (registers system checks)
         from integrations.flows.registry import import_flow_modules
+        from integrations.subscriptions import signals  # noqa: F401  (connects receivers)
 
         import_flow_modules(
             [

@@ -47,6 +47,14 @@ class Integration(models.Model):
     webhook_secrets = EncryptedJSONField(
         help_text="Per source (prestashop, infor, tims): up to two active secrets, newest first."
     )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            'Flow settings, one object per flow, e.g. {"order_to_cash": {"skip_states": '
+            '["8"], "backorder": "hold"}}. Each flow documents its keys.'
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,6 +66,11 @@ class Integration(models.Model):
 
     def flow_enabled(self, flow: str) -> bool:
         return flow in (self.enabled_flows or [])
+
+    def flow_options(self, flow: str) -> dict[str, Any]:
+        """This integration's settings for one flow ({} when none are set)."""
+        value = (self.options or {}).get(flow) or {}
+        return value if isinstance(value, dict) else {}
 
 
 class Direction(models.TextChoices):
@@ -295,3 +308,254 @@ class PollCursor(models.Model):
 
     def as_dict(self) -> dict[str, Any]:
         return {"stream": self.stream, "value": self.value}
+
+
+# ---------------------------------------------------------------- events in and out
+
+
+class EventRoute(models.Model):
+    """Per-integration override of where an incoming event type goes (webhooks and pollers).
+
+    The defaults live in integrations.webhooks.routing.DEFAULT_ROUTES; a row here replaces the
+    flow for one (source, event type). A blank flow means: acknowledge and ignore.
+    """
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="event_routes"
+    )
+    source = models.CharField(max_length=20, help_text="prestashop, infor or tims")
+    event_type = models.CharField(max_length=100, help_text="e.g. order.created, SyncShipment")
+    flow = models.CharField(
+        max_length=50, blank=True, help_text="Flow that receives the records; blank = ignore."
+    )
+
+    class Meta:
+        ordering = ["integration", "source", "event_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "source", "event_type"], name="eventroute_unique_type"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.event_type} → {self.flow or 'ignored'}"
+
+
+class EventSubscription(models.Model):
+    """Another system that wants our events, signed per Standard Webhooks with its secret."""
+
+    integration = models.ForeignKey(
+        Integration,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+        help_text="Only this integration's events; blank = every integration.",
+    )
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = EncryptedJSONField(help_text='{"secret": "whsec_…"}; write-only in the admin.')
+    event_types = models.JSONField(
+        default=list, help_text="e.g. order.synced, order.shipped, record.needs_attention."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventDelivery(models.Model):
+    """One event for one subscriber; retried with backoff until delivered or dead."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Retrying"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (refused by the subscriber)"
+        DEAD = "dead", "Dead (retries exhausted)"
+
+    subscription = models.ForeignKey(
+        EventSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    integration = models.ForeignKey(
+        Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message_id = models.CharField(max_length=64, help_text="webhook-id, the same on every try")
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    last_response_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "message_id"], name="eventdelivery_unique_message"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="eventdelivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subscription_id} [{self.state}]"
+
+
+class EventDeliveryAttempt(models.Model):
+    """One HTTP try of a delivery: what was sent (secrets redacted), what came back, how long."""
+
+    delivery = models.ForeignKey(
+        EventDelivery, on_delete=models.CASCADE, related_name="attempt_set"
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    url = models.URLField(max_length=500)
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "number"], name="eventdeliveryattempt_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"try {self.number} of delivery {self.delivery_id}: {self.response_code or '—'}"
+
+
+# ---------------------------------------------------------------- stock (inventory flow)
+
+
+class PublishedStock(models.Model):
+    """One shop item's stock as this integration last saw and wrote it (flows.inventory).
+
+    `quantity` is what the shop holds as far as we know (our last write, or the shop's own
+    figure when a reconciliation read it); a write happens only when the new target differs.
+    """
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="published_stock"
+    )
+    sku = models.CharField(max_length=64, help_text="The shop reference = the ERP item number.")
+    product_id = models.CharField(max_length=20)
+    combination_id = models.CharField(max_length=20, default="0")
+    stock_available_id = models.CharField(max_length=20, blank=True)
+    quantity = models.IntegerField(null=True, blank=True, help_text="Shop quantity, last known.")
+    erp_quantity = models.DecimalField(
+        max_digits=20, decimal_places=6, null=True, blank=True, help_text="ERP availability read."
+    )
+    target = models.IntegerField(
+        null=True, blank=True, help_text="Quantity the last scan planned to publish (pending)."
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["integration", "sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "sku"], name="publishedstock_unique_sku")
+        ]
+        indexes = [
+            models.Index(fields=["integration", "target"], name="publishedstock_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.quantity if self.quantity is not None else '—'}"
+
+
+class StockHold(models.Model):
+    """A stock push held because it would zero or cut most of the catalogue at once.
+
+    Nothing of it is written until a person releases it (services.stock.stock_hold_release);
+    released items are then published from the ERP's state at that moment.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held", "Held (waiting for a person)"
+        RELEASED = "released", "Released"
+        DISCARDED = "discarded", "Discarded"
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="stock_holds"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.HELD)
+    reason = models.TextField()
+    catalogue_size = models.PositiveIntegerField(default=0)
+    items_zeroed = models.PositiveIntegerField(default=0)
+    items_cut = models.PositiveIntegerField(default=0)
+    skus = models.JSONField(default=list, blank=True, help_text="Items the push would write.")
+    sample = models.JSONField(default=list, blank=True, help_text="A few items: sku, from, to.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["integration", "state"], name="stockhold_open")]
+        permissions = [("release_stockhold", "Can release or discard held stock pushes")]
+
+    def __str__(self) -> str:
+        return f"stock hold {self.pk} [{self.state}]"
+
+
+class StockRun(models.Model):
+    """One stock scan (incremental or full reconciliation) and what it found and fixed."""
+
+    class Kind(models.TextChoices):
+        INCREMENTAL = "incremental", "Incremental"
+        FULL = "full", "Full reconciliation"
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="stock_runs"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    hold = models.ForeignKey(StockHold, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} stock run {self.pk}"
+
+
+class StockUnmatched(models.Model):
+    """An ERP item the shop does not have (skipped, never retried, listed for ops)."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="stock_unmatched"
+    )
+    sku = models.CharField(max_length=64)
+    erp_quantity = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["integration", "sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "sku"], name="stockunmatched_unique_sku")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} (not in the shop)"

@@ -1,9 +1,23 @@
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from integrations.admin.actions import retry_records
 from integrations.admin.display import pretty_json
-from integrations.models import Integration, Link, PollCursor, SyncAttempt, SyncRecord, WebhookEvent
+from integrations.models import (
+    EventDelivery,
+    EventDeliveryAttempt,
+    EventRoute,
+    EventSubscription,
+    Integration,
+    Link,
+    PollCursor,
+    SyncAttempt,
+    SyncRecord,
+    WebhookEvent,
+)
+from integrations.subscriptions.event_types import EVENT_TYPES
+from integrations.subscriptions.signing import secret_generate
 
 
 @admin.register(Integration)
@@ -23,7 +37,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     readonly_fields = ("webhook_sources", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("slug", "name", "is_active", "shop_connection", "erp_connection")}),
-        ("Flows", {"fields": ("enabled_flows", "base_currency")}),
+        ("Flows", {"fields": ("enabled_flows", "base_currency", "options")}),
         ("Retries", {"fields": ("retry_limit", "backoff_base_seconds", "backoff_cap_seconds")}),
         ("Webhooks", {"fields": ("webhook_sources",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
@@ -265,3 +279,127 @@ class PollCursorAdmin(admin.ModelAdmin):
     )
     list_filter = ("integration",)
     search_fields = ("stream",)
+
+
+# ---------------------------------------------------------------- events in and out
+
+
+@admin.register(EventRoute)
+class EventRouteAdmin(admin.ModelAdmin):
+    list_display = ("integration", "source", "event_type", "flow")
+    list_filter = ("integration", "source")
+    search_fields = ("event_type", "flow")
+
+
+class EventSubscriptionForm(forms.ModelForm):
+    """The signing secret is write-only: generated on creation, replaced on request."""
+
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
+    )
+    new_secret = forms.CharField(
+        label="Signing secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="whsec_… (Standard Webhooks). Leave blank to keep the stored one; a new "
+        "subscription without one gets a generated secret. Never shown again.",
+    )
+
+    class Meta:
+        model = EventSubscription
+        fields = ["name", "integration", "url", "event_types", "is_active"]
+
+    def clean_new_secret(self) -> str:
+        value = self.cleaned_data.get("new_secret", "").strip()
+        if value and not value.startswith("whsec_"):
+            raise forms.ValidationError("A Standard Webhooks secret starts with whsec_.")
+        return value
+
+    def save(self, commit: bool = True) -> EventSubscription:
+        subscription = super().save(commit=False)
+        new = self.cleaned_data.get("new_secret")
+        if new or not (subscription.secret or {}).get("secret"):
+            subscription.secret = {"secret": new or secret_generate()}
+        if commit:
+            subscription.save()
+        return subscription
+
+
+@admin.register(EventSubscription)
+class EventSubscriptionAdmin(admin.ModelAdmin):
+    form = EventSubscriptionForm
+    list_display = ("name", "integration", "url", "types", "is_active", "updated_at")
+    list_filter = ("is_active", "integration")
+    search_fields = ("name", "url")
+
+    @admin.display(description="Event types")
+    def types(self, obj: EventSubscription) -> str:
+        return ", ".join(obj.event_types or []) or "—"
+
+
+class EventDeliveryAttemptInline(admin.TabularInline):
+    model = EventDeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "started_at",
+        "duration_ms",
+        "response_code",
+        "error",
+        "request_headers_pretty",
+        "response_body",
+    )
+    readonly_fields = fields
+    ordering = ("-number",)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Request headers")
+    def request_headers_pretty(self, obj: EventDeliveryAttempt) -> str:
+        return pretty_json(obj.request_headers)
+
+
+@admin.register(EventDelivery)
+class EventDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "subscription",
+        "event_type",
+        "state",
+        "attempts",
+        "last_response_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("state", "event_type", "subscription")
+    search_fields = ("message_id", "event_type", "last_error")
+    list_select_related = ("subscription",)
+    inlines = [EventDeliveryAttemptInline]
+    readonly_fields = (
+        "subscription",
+        "integration",
+        "message_id",
+        "event_type",
+        "payload_pretty",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_response_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+    )
+    exclude = ("payload", "claim_expires_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, obj: EventDelivery) -> str:
+        return pretty_json(obj.payload)

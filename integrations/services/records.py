@@ -1,5 +1,6 @@
 """Services over sync records: create (idempotently), retry, resolve, skip."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from integrations.models import Direction, Integration, Status, SyncRecord
 from integrations.pipeline import to_storable
 from integrations.queue import enqueue_on_commit
 
+# Items whose records one statement creates or re-opens (sync_records_open_per_item).
+OPEN_BATCH = 500
 # Records in these statuses may be retried or resolved by a person.
 ACTIONABLE_STATUSES = (Status.NEEDS_ATTENTION, Status.DEAD, Status.RETRYING, Status.SKIPPED)
 
@@ -24,6 +27,12 @@ class RecordActionError(Exception):
 class EnqueueResult:
     record: SyncRecord
     created: bool
+    reopened: bool = False
+
+    @property
+    def queued(self) -> bool:
+        """Whether this call made new work (a new record, or a finished one re-opened)."""
+        return self.created or self.reopened
 
 
 def sync_record_enqueue(
@@ -37,12 +46,16 @@ def sync_record_enqueue(
     payload: Any = None,
     idempotency_key: str | None = None,
     enqueue: bool = True,
+    reopen_finished: bool = False,
 ) -> EnqueueResult:
     """Get or create the one record for (integration, flow, key) and queue it.
 
     Racing triggers (a webhook and a poll, a duplicate webhook) collapse into one record: the
     unique constraint decides, and the loser reads the winner's row. A record that is already
-    done is not re-opened here (a changed source is a new key, or a person's retry).
+    done is not re-opened (one shop order is one ERP order, whatever arrives later) unless
+    `reopen_finished`: for flows keyed per item that compute from current state (customers),
+    a new change re-opens the item's succeeded or skipped record (as
+    sync_records_open_per_item does in bulk).
     """
     key = idempotency_key or f"{source_system}:{source_id}"
     defaults = {
@@ -63,9 +76,35 @@ def sync_record_enqueue(
             SyncRecord.objects.get(integration=integration, flow=flow, idempotency_key=key[:255]),
             False,
         )
-    if created and enqueue:
+    reopened = False
+    if not created and reopen_finished:
+        reopened = bool(
+            _reopen(SyncRecord.objects.filter(pk=record.pk), payload_in=defaults["payload_in"])
+        )
+        if reopened:
+            record.refresh_from_db()
+    if (created or reopened) and enqueue:
         enqueue_on_commit([record.pk])
-    return EnqueueResult(record=record, created=created)
+    return EnqueueResult(record=record, created=created, reopened=reopened)
+
+
+def _reopen(records: QuerySet[SyncRecord], **values: Any) -> int:
+    """Back to pending, for a new run of load: only records that finished well (succeeded or
+    skipped); those waiting for a person are left to the person."""
+    return records.filter(status__in=(Status.SUCCEEDED, Status.SKIPPED)).update(
+        status=Status.PENDING,
+        step="",
+        failures=0,
+        next_attempt_at=None,
+        finished_at=None,
+        target_id="",
+        error_class="",
+        error_message="",
+        error_field="",
+        error_value="",
+        updated_at=timezone.now(),
+        **values,
+    )
 
 
 def sync_record_retry(
@@ -131,3 +170,81 @@ def _close(*, record: SyncRecord, note: str, user: Any, status: str, verb: str) 
         )
     record.refresh_from_db()
     return record
+
+
+def sync_records_open_per_item(
+    *,
+    integration: Integration,
+    item_ids: Iterable[str],
+    flow: str,
+    key_prefix: str,
+    direction: str = Direction.ERP_TO_SHOP,
+) -> int:
+    """One record per item (key "<key_prefix>:<item id>"), created or re-opened, and queued.
+
+    For flows that compute from current state when they run (stock, customers, products):
+    pending/retrying/running records are left alone, since they will read the newest state
+    anyway, so any number of changes to one item collapse into one run; succeeded and skipped
+    ones are re-opened with their target id cleared, so the engine runs load again. Records at
+    needs_attention or dead wait for a person. Returns how many were created or re-opened.
+    """
+    total = 0
+    batch: list[str] = []
+    for item_id in item_ids:
+        batch.append(item_id)
+        if len(batch) == OPEN_BATCH:
+            total += _open_batch(integration, batch, flow, key_prefix, direction)
+            batch = []
+    if batch:
+        total += _open_batch(integration, batch, flow, key_prefix, direction)
+    return total
+
+
+def _open_batch(
+    integration: Integration, skus: list[str], flow: str, prefix: str, direction: str
+) -> int:
+    source = (
+        integration.erp_connection.system
+        if direction == Direction.ERP_TO_SHOP
+        else integration.shop_connection.system
+    )
+    keys = {f"{prefix}:{s}": s for s in skus}
+    with transaction.atomic():
+        existing = set(
+            SyncRecord.objects.filter(
+                integration=integration, flow=flow, idempotency_key__in=list(keys)
+            ).values_list("idempotency_key", flat=True)
+        )
+        new = [
+            SyncRecord(
+                integration=integration,
+                flow=flow,
+                direction=direction,
+                source_system=source,
+                source_id=sku,
+                reference=sku[:100],
+                idempotency_key=key,
+            )
+            for key, sku in keys.items()
+            if key not in existing
+        ]
+        SyncRecord.objects.bulk_create(new, ignore_conflicts=True)
+        reopen = SyncRecord.objects.filter(
+            integration=integration,
+            flow=flow,
+            idempotency_key__in=[k for k in keys if k in existing],
+            status__in=(Status.SUCCEEDED, Status.SKIPPED),
+        )
+        reopen_ids = list(reopen.values_list("id", flat=True))
+        _reopen(SyncRecord.objects.filter(id__in=reopen_ids))
+        created_ids = list(
+            SyncRecord.objects.filter(
+                integration=integration,
+                flow=flow,
+                idempotency_key__in=[r.idempotency_key for r in new],
+                status=Status.PENDING,
+            ).values_list("id", flat=True)
+        )
+        ids = sorted(set(created_ids) | set(reopen_ids))
+        enqueue_on_commit(ids)
+    return len(ids)

@@ -1,0 +1,1 @@
+"""Events out: other systems subscribe to our events and get them signed, retried, recorded."""

@@ -1,0 +1,1 @@
+"""Signed incoming webhooks (Standard Webhooks): verify, store raw, process asynchronously."""
