@@ -125,6 +125,9 @@ SYNC_FLOW_MODULES = env.list(
     default=[
         "integrations.flows.inventory",
         "integrations.flows.products",
+        "integrations.flows.customers",
+        "integrations.flows.order_to_cash",
+        "integrations.flows.status_back",
     ],
 )
 SYNC_EXTRA_FLOW_MODULES = env.list("SYNC_EXTRA_FLOW_MODULES", default=[])

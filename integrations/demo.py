@@ -12,6 +12,11 @@ from django.db import transaction
 from connectors.infor.simulator.server import M3Simulator
 from connectors.models import Connection, System
 from integrations.models import Integration
+from integrations.services.orders import (
+    SIMULATOR_ITEM_MAP,
+    order_mappings_install,
+    order_simulator_mappings,
+)
 
 DEMO_SLUG = "demo"
 # The simulators' seed: the M3 simulator derives the credentials it accepts from it.
@@ -20,6 +25,8 @@ PRESTASHOP_PORT = 8101
 M3_PORT = 8102
 TIMS_PORT = 8103
 DEMO_ADMIN_USERNAME = "admin"
+# Flows the demo integration runs: shop orders into the ERP and its progress back.
+DEMO_FLOWS = ("order_to_cash", "status_back")
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,24 @@ def demo_seed() -> DemoSeed:
             "name": "Demo shop ⇄ Infor M3",
             "shop_connection": shop,
             "erp_connection": m3,
-            "enabled_flows": [],
+            "enabled_flows": list(DEMO_FLOWS),
             "base_currency": "EUR",
             "webhook_secrets": {"prestashop": [f"whsec_{secrets.token_urlsafe(24)}"]},
+            "options": {
+                "order_to_cash": {
+                    "item_value_map": SIMULATOR_ITEM_MAP,
+                    # The M3 simulator's seeded customers share the shop's e-mails under
+                    # other names: the demo links by e-mail instead of stopping each order.
+                    "customer_match_fields": [],
+                }
+            },
         },
     )
+    if created:
+        # Default mappings installed and promoted, with the simulators' values added.
+        order_simulator_mappings(integration=integration)
+    else:
+        order_mappings_install(integration=integration)  # idempotent: choices are kept
     return DemoSeed(integration=integration, created=created)
 
 

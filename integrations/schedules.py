@@ -11,6 +11,7 @@ SCHEDULES = (
     # Stock (integrations.flows.inventory): ERP change feed, then a daily full reconciliation.
     ("stock: incremental scan", "integrations.flows.inventory.inventory_scan_task", 5),
     ("stock: full reconciliation", "integrations.flows.inventory.inventory_reconcile_task", 1440),
+    ("customers: shop to ERP", "integrations.flows.customers.customers_scan_task", 5),
     ("products: ERP to shop", "integrations.flows.products.products_scan_task", 15),
 )
 

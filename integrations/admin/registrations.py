@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from integrations.admin.actions import retry_records
+from integrations.admin.conflicts import ORDER_ACTIONS
 from integrations.admin.display import pretty_json
 from integrations.models import (
     EventDelivery,
@@ -106,7 +107,7 @@ class SyncRecordAdmin(admin.ModelAdmin):
     )
     date_hierarchy = "created_at"
     list_select_related = ("integration",)
-    actions = [retry_records]
+    actions = [retry_records, *ORDER_ACTIONS]
     inlines = [SyncAttemptInline]
     readonly_fields = (
         "integration",

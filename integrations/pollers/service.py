@@ -86,7 +86,7 @@ def poll_stream(*, integration: Integration, poller: Poller) -> PollResult:
                     payload={"event": change.event_type, "polled": poller.stream, **change.data},
                     idempotency_key=spec.idempotency_key,
                     enqueue=False,
-                    reopen_finished=spec.reopen,
+                    reopen=spec.reopen,
                 )
                 if outcome.queued:
                     created.append(outcome.record.pk)

@@ -13,6 +13,10 @@ from integrations.models import Direction, Integration, Status, SyncRecord
 from integrations.pipeline import to_storable
 from integrations.queue import enqueue_on_commit
 
+# What a new trigger may re-open (sync_record_enqueue's `reopen`): an order skipped for its
+# state, or any finished per-item record. Never anything waiting for a person.
+REOPEN_SKIPPED = (Status.SKIPPED,)
+REOPEN_FINISHED = (Status.SUCCEEDED, Status.SKIPPED)
 # Items whose records one statement creates or re-opens (sync_records_open_per_item).
 OPEN_BATCH = 500
 # Records in these statuses may be retried or resolved by a person.
@@ -46,15 +50,16 @@ def sync_record_enqueue(
     payload: Any = None,
     idempotency_key: str | None = None,
     enqueue: bool = True,
-    reopen_finished: bool = False,
+    reopen: tuple[str, ...] = (),
 ) -> EnqueueResult:
     """Get or create the one record for (integration, flow, key) and queue it.
 
     Racing triggers (a webhook and a poll, a duplicate webhook) collapse into one record: the
     unique constraint decides, and the loser reads the winner's row. A record that is already
-    done is not re-opened (one shop order is one ERP order, whatever arrives later) unless
-    `reopen_finished`: for flows keyed per item that compute from current state (customers),
-    a new change re-opens the item's succeeded or skipped record (as
+    done is not re-opened (one shop order is one ERP order, whatever arrives later), except
+    from the statuses in `reopen`: an order skipped for its state runs again when a new event
+    says its state changed (REOPEN_SKIPPED); a per-item record that computes from current
+    state (customers) is re-opened by any change (REOPEN_FINISHED, as
     sync_records_open_per_item does in bulk).
     """
     key = idempotency_key or f"{source_system}:{source_id}"
@@ -77,9 +82,13 @@ def sync_record_enqueue(
             False,
         )
     reopened = False
-    if not created and reopen_finished:
+    if not created and record.status in reopen:
         reopened = bool(
-            _reopen(SyncRecord.objects.filter(pk=record.pk), payload_in=defaults["payload_in"])
+            _reopen(
+                SyncRecord.objects.filter(pk=record.pk),
+                statuses=reopen,
+                payload_in=defaults["payload_in"],
+            )
         )
         if reopened:
             record.refresh_from_db()
@@ -88,10 +97,10 @@ def sync_record_enqueue(
     return EnqueueResult(record=record, created=created, reopened=reopened)
 
 
-def _reopen(records: QuerySet[SyncRecord], **values: Any) -> int:
-    """Back to pending, for a new run of load: only records that finished well (succeeded or
-    skipped); those waiting for a person are left to the person."""
-    return records.filter(status__in=(Status.SUCCEEDED, Status.SKIPPED)).update(
+def _reopen(records: QuerySet[SyncRecord], *, statuses: tuple[str, ...] = (), **values: Any) -> int:
+    """Back to pending, for a new run of load: only records in `statuses` (by default those
+    that finished well); records waiting for a person are left to the person."""
+    return records.filter(status__in=statuses or REOPEN_FINISHED).update(
         status=Status.PENDING,
         step="",
         failures=0,

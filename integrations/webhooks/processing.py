@@ -218,7 +218,7 @@ def _process_one(event: WebhookEvent, overrides: dict) -> tuple[str, str, int | 
             payload={"event": parsed.event_type, "event_id": event.event_id, **parsed.data},
             idempotency_key=spec.idempotency_key,
             enqueue=False,
-            reopen_finished=spec.reopen,
+            reopen=spec.reopen,
         )
     except Rejection as error:
         return WebhookEvent.State.FAILED, error.reason, None

@@ -13,6 +13,7 @@ from typing import Any
 
 from connectors.errors import DataError
 from integrations.models import Direction, EventRoute, Integration
+from integrations.services.records import REOPEN_FINISHED, REOPEN_SKIPPED
 
 # The system name written on records, per webhook source.
 SOURCE_SYSTEMS = {"prestashop": "prestashop", "infor": "infor_m3", "tims": "tims"}
@@ -26,8 +27,9 @@ class Route:
     key: str
     reference: str = ""
     direction: str = Direction.SHOP_TO_ERP
-    # Per-item records that compute from current state: a new change re-opens a finished one.
-    reopen: bool = False
+    # Finished statuses a new event re-opens (services.records: REOPEN_SKIPPED for orders,
+    # REOPEN_FINISHED for per-item records that compute from current state).
+    reopen: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,20 @@ class IgnoreRoute:
 
 # One ERP sales order per shop order: the order flow is keyed by the shop order id alone, so
 # created, updated and state-changed events (and the poller) collapse into one record.
-_ORDER = Route("order_to_cash", source_id="{id}", key="prestashop:{id}", reference="{reference}")
+# An order skipped for its state (payment error, cancelled) runs again on its next event.
+_ORDER = Route(
+    "order_to_cash",
+    source_id="{id}",
+    key="prestashop:{id}",
+    reference="{reference}",
+    reopen=REOPEN_SKIPPED,
+)
 # Customers: one record per shop customer (the customers flow's own key), re-opened by each
 # change, so a burst of changes is one run that reads the customer as it is then.
-_CUSTOMER = Route("customers", source_id="{id}", key="customer:{id}", reopen=True)
-_ADDRESS = Route("customers", source_id="{id_customer}", key="customer:{id_customer}", reopen=True)
+_CUSTOMER = Route("customers", source_id="{id}", key="customer:{id}", reopen=REOPEN_FINISHED)
+_ADDRESS = Route(
+    "customers", source_id="{id_customer}", key="customer:{id_customer}", reopen=REOPEN_FINISHED
+)
 # The ERP owns item master data and stock (integrations.flows.products / inventory): a shop-side
 # change is corrected by the ERP's next scan, never pushed back as work of its own.
 _PRODUCT = IgnoreRoute(
@@ -109,7 +120,7 @@ class RecordSpec:
     idempotency_key: str
     reference: str
     direction: str
-    reopen: bool = False
+    reopen: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -254,3 +254,30 @@ def test_a_broker_outage_does_not_fail_the_webhook(
     assert response.status_code == 202
     assert calls  # it was tried; the event waits for the sweep
     assert WebhookEvent.objects.get().state == "received"
+
+
+def test_an_order_skipped_for_its_state_runs_again_on_its_next_event(client, integration, secret):
+    receive(client, secret, thin_event("order.created", reference="XKBKNABJK"))
+    webhook_events_process()
+    SyncRecord.objects.update(status="skipped", error_message="order state 8 (payment error)")
+
+    receive(client, secret, thin_event("order.status_changed", reference="XKBKNABJK"))
+    assert webhook_events_process().records_created == 1
+
+    record = SyncRecord.objects.get()
+    assert record.status == "pending"
+    assert record.payload_in["event"] == "order.status_changed"
+
+
+def test_an_order_already_in_the_erp_is_never_reopened_by_a_later_event(
+    client, integration, secret
+):
+    receive(client, secret, thin_event("order.created", reference="XKBKNABJK"))
+    webhook_events_process()
+    SyncRecord.objects.update(status="succeeded", target_id="1000042")
+
+    receive(client, secret, thin_event("order.status_changed", reference="XKBKNABJK"))
+    assert webhook_events_process().records_created == 0
+
+    record = SyncRecord.objects.get()
+    assert (record.status, record.target_id) == ("succeeded", "1000042")
