@@ -13,12 +13,13 @@ from connectors.infor.simulator.server import M3Simulator
 from connectors.models import Connection, System
 from integrations.models import Integration
 from integrations.services.orders import (
-    SIMULATOR_ITEM_MAP,
     order_mappings_install,
     order_simulator_mappings,
+    simulator_item_map,
 )
 
 DEMO_SLUG = "demo"
+DEMO_TIMS_SLUG = "demo-tims"
 # The simulators' seed: the M3 simulator derives the credentials it accepts from it.
 SIMULATOR_SEED = 1
 PRESTASHOP_PORT = 8101
@@ -62,7 +63,7 @@ def demo_seed() -> DemoSeed:
             "options": {"cono": "100", "divi": "AAA"},
         },
     )
-    Connection.objects.get_or_create(
+    tims, _ = Connection.objects.get_or_create(
         name="Demo TIMS (simulator)",
         defaults={
             "system": System.TIMS,
@@ -82,7 +83,7 @@ def demo_seed() -> DemoSeed:
             "webhook_secrets": {"prestashop": [f"whsec_{secrets.token_urlsafe(24)}"]},
             "options": {
                 "order_to_cash": {
-                    "item_value_map": SIMULATOR_ITEM_MAP,
+                    "item_value_map": simulator_item_map(System.INFOR_M3),
                     # The M3 simulator's seeded customers share the shop's e-mails under
                     # other names: the demo links by e-mail instead of stopping each order.
                     "customer_match_fields": [],
@@ -90,11 +91,35 @@ def demo_seed() -> DemoSeed:
             },
         },
     )
-    if created:
-        # Default mappings installed and promoted, with the simulators' values added.
-        order_simulator_mappings(integration=integration)
-    else:
-        order_mappings_install(integration=integration)  # idempotent: choices are kept
+    # The same shop's orders also go to TIMS, so the demo shows both ERPs side by side.
+    to_tims, tims_created = Integration.objects.get_or_create(
+        slug=DEMO_TIMS_SLUG,
+        defaults={
+            "name": "Demo shop ⇄ TIMS",
+            "shop_connection": shop,
+            "erp_connection": tims,
+            "enabled_flows": list(DEMO_FLOWS),
+            "base_currency": "USD",
+            "webhook_secrets": {"prestashop": [f"whsec_{secrets.token_urlsafe(24)}"]},
+            "options": {
+                "order_to_cash": {
+                    "item_value_map": simulator_item_map(System.TIMS),
+                    "customer_match_fields": [],
+                }
+            },
+        },
+    )
+    for each, new in ((integration, created), (to_tims, tims_created)):
+        if new:
+            # Default mappings installed and promoted, with the simulators' values added.
+            order_simulator_mappings(integration=each)
+        else:
+            order_mappings_install(integration=each)  # idempotent: choices are kept
+    # One M3 feeding two shops' stock (integrations.flows.stock_demo); imported here because
+    # that module builds on this one.
+    from integrations.flows.stock_demo import demo_stock_seed
+
+    demo_stock_seed()
     return DemoSeed(integration=integration, created=created)
 
 
@@ -117,10 +142,22 @@ def demo_admin_ensure(*, password: str | None) -> str | None:
 def demo_simulator_commands() -> dict[str, list[str]]:
     """`manage.py simulate …` arguments for each demo simulator, matching the stored
     connections (the keys the shop and TIMS simulators must accept)."""
+    from integrations.flows.stock_demo import SECOND_SHOP_NAME, SECOND_SHOP_PORT, SECOND_SHOP_SEED
+
     shop = Connection.objects.get(name="Demo shop (PrestaShop simulator)")
+    shop2 = Connection.objects.get(name=SECOND_SHOP_NAME)
     tims = Connection.objects.get(name="Demo TIMS (simulator)")
     seed = ["--seed", str(SIMULATOR_SEED)]
     return {
+        "prestashop-2": [
+            "prestashop",
+            "--port",
+            str(SECOND_SHOP_PORT),
+            "--seed",
+            str(SECOND_SHOP_SEED),
+            "--key",
+            shop2.credentials["api_key"],
+        ],
         "prestashop": [
             "prestashop",
             "--port",
@@ -131,7 +168,8 @@ def demo_simulator_commands() -> dict[str, list[str]]:
             "--orders-per-minute",
             "6",
         ],
-        "m3": ["m3", "--port", str(M3_PORT), *seed],
+        # Orders move on a minute a second, so delivery, invoice and payment come back soon.
+        "m3": ["m3", "--port", str(M3_PORT), *seed, "--time-scale", "60"],
         "tims": [
             "tims",
             "--port",
@@ -141,5 +179,7 @@ def demo_simulator_commands() -> dict[str, list[str]]:
             "api_key_header",
             "--api-key",
             tims.credentials["api_key"],
+            "--step-seconds",
+            "10",
         ],
     }

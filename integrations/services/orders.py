@@ -96,6 +96,14 @@ def order_backorder_approve(
 
 # Value map translating the shop simulator's references to the ERP simulators' items.
 SIMULATOR_ITEM_MAP = "simulator_items"
+
+
+def simulator_item_map(system: str) -> str:
+    """The value map of shop simulator references to one ERP simulator's items (value maps
+    are global by name, and M3 and TIMS simulators number their items differently)."""
+    return SIMULATOR_ITEM_MAP if system == "infor_m3" else f"{SIMULATOR_ITEM_MAP}_{system}"
+
+
 SHOP_PRODUCTS = 12
 SHOP_SIZES = ("S", "M", "L", "XL")
 TIMS_ITEMS = (
@@ -145,7 +153,9 @@ def order_simulator_mappings(*, integration: Integration) -> None:
         for size in SHOP_SIZES:
             items[f"SIM-{pid:04d}-{size}"] = item
     _entries(
-        SIMULATOR_ITEM_MAP, items, description="Shop simulator references → ERP simulator items"
+        simulator_item_map(system),
+        items,
+        description="Shop simulator references → ERP simulator items",
     )
     if system == "infor_m3":
         # The canonical order carries the carrier id and the payment's label (not names and

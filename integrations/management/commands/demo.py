@@ -28,9 +28,9 @@ from connectors.tims.simulator import TimsSimulator
 from integrations.models import Integration, Link, Status, SyncRecord
 from integrations.pipeline import process_records
 from integrations.services.orders import (
-    SIMULATOR_ITEM_MAP,
     order_simulator_mappings,
     order_sync_enqueue,
+    simulator_item_map,
 )
 
 
@@ -81,7 +81,12 @@ def simulated_integration(
         shop_connection=shop_connection,
         erp_connection=erp_connection,
         enabled_flows=["order_to_cash", "status_back"],
-        options={"order_to_cash": {"item_value_map": SIMULATOR_ITEM_MAP, **(options or {})}},
+        options={
+            "order_to_cash": {
+                "item_value_map": simulator_item_map(erp_connection.system),
+                **(options or {}),
+            }
+        },
         **{"retry_limit": 8, "backoff_base_seconds": 0, "backoff_cap_seconds": 1, **fields},
     )
     order_simulator_mappings(integration=integration)
