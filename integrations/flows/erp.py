@@ -20,12 +20,13 @@ from typing import Any
 from connectors.canonical import Invoice, Order, OrderState, Payment, Shipment
 from connectors.errors import NotFoundError, PermanentError
 from connectors.infor import operations as m3_ops
+from connectors.infor import payments as m3_payments
 from connectors.infor import translate as m3_translate
 from connectors.infor.client import M3Client
 from connectors.infor.orders import BatchOrder, order_place
 from connectors.models import System
 from connectors.tims.client import TimsClient
-from connectors.tims.records import SalesOrder
+from connectors.tims.records import PaymentRecord, SalesOrder
 from connectors.tims.translate import parse_record
 from integrations.models import Integration
 
@@ -67,6 +68,16 @@ class PlacedOrder:
     erp_id: str
     created: bool
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentPosting:
+    """What posting a shop payment to the ERP did: `reference` names the ERP's record of it;
+    `waiting` says why nothing could be posted yet (e.g. M3 has not invoiced the order)."""
+
+    reference: str = ""
+    created: bool = False
+    waiting: str = ""
 
 
 @dataclass
@@ -150,6 +161,12 @@ class ErpAdapter:
 
     def order_states(self, orders: dict[str, dict[str, Any]]) -> dict[str, str]:
         """The current state of each linked order {erp id: link data} (for the scan)."""
+        raise NotImplementedError
+
+    def payment_post(
+        self, *, erp_id: str, state: str, payment: Payment, link_data: dict[str, Any]
+    ) -> PaymentPosting:
+        """Record a shop payment against the ERP order (or its invoice), once."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -336,6 +353,32 @@ class M3Adapter(ErpAdapter):
             states[erp_id] = state
         return states
 
+    def payment_post(
+        self, *, erp_id: str, state: str, payment: Payment, link_data: dict[str, Any]
+    ) -> PaymentPosting:
+        # ARS040MI settles an invoice: before M3 invoices the order there is nothing to post.
+        if state_rank(state) < state_rank("invoiced"):
+            return PaymentPosting(
+                waiting="M3 records a payment against an invoice; not invoiced yet"
+            )
+        if not self.client.settings.payment_batch_type:
+            return PaymentPosting(
+                waiting="set the M3 connection option 'payment_batch_type' (ARS040MI BOPE) to "
+                "record shop payments in M3"
+            )
+        invoice = m3_payments.payment_invoice(
+            self.client, orno=erp_id, invoice_number=payment.invoice_number
+        )
+        batch = m3_translate.payment_to_m3(
+            payment,
+            cuno=invoice["CUNO"],
+            cino=invoice["CINO"],
+            inyr=invoice["INYR"],
+            settings=self.client.settings,
+        )
+        posted = m3_payments.payment_record(self.client, batch=batch)
+        return PaymentPosting(reference=f"ARS040MI {posted.pbid}", created=posted.created)
+
     def close(self) -> None:
         self.client.close()
 
@@ -450,6 +493,24 @@ class TimsAdapter(ErpAdapter):
         if state == "paid":
             status.payments = [p for p in self.client.list_payments() if p.order_reference == po]
         return status
+
+    def payment_post(
+        self, *, erp_id: str, state: str, payment: Payment, link_data: dict[str, Any]
+    ) -> PaymentPosting:
+        # A shop payment is a prepayment on the sales order (its customer PO), whatever its state.
+        order = self.client.get_sales_order(erp_id)
+        reference = payment.transaction_id or f"shop-payment-{payment.id}"
+        record = PaymentRecord(
+            customer_code=order.customer_code,
+            customer_po=order.customer_po,
+            date=payment.paid_at,
+            amount=payment.amount,
+            currency=payment.currency,
+            method=payment.method[:20],
+            reference=reference[:60],
+        )
+        created = self.client.record_payment(record, idempotency_key=f"shop-payment:{payment.id}")
+        return PaymentPosting(reference=f"TIMS payment {reference}", created=created.created)
 
     def order_states(self, orders: dict[str, dict[str, Any]]) -> dict[str, str]:
         states = {}

@@ -36,6 +36,7 @@ from connectors.canonical import Invoice, OrderState, Payment, Shipment
 from connectors.errors import PermanentError, SkipRecord, TransientError
 from connectors.models import System
 from connectors.prestashop.client import PrestaShopClient, filter_equals
+from connectors.prestashop.translate import payment_from_wire
 from integrations.flows.base import Flow, FlowContext
 from integrations.flows.erp import (
     ERP_STATES,
@@ -249,6 +250,7 @@ class StatusBackFlow(Flow):
                 done.append(f"state {current_state} -> {target}")
         recorded = self._record_payments(plan)
         done += [f"payment {t}" for t in recorded]
+        done += self._post_shop_payments(ctx, plan)
         ctx.state["applied"] = done
         return f"{order_id}@{plan['erp_state']}"
 
@@ -305,6 +307,53 @@ class StatusBackFlow(Flow):
             paid += amount
             recorded.append(payment["transaction_id"])
         return recorded
+
+    def _post_shop_payments(self, ctx: FlowContext, plan: dict[str, Any]) -> list[str]:
+        """The shop's own payments recorded in the ERP, so finance sees paid and unpaid in one
+        place. Payments that came from the ERP (written by _record_payments) are not sent back;
+        each shop payment is posted once (remembered on the link, and idempotent in the ERP).
+        """
+        if str(self.options().get("shop_payments_to_erp", "yes")).lower() in ("no", "false"):
+            return []
+        link = Link.objects.filter(
+            integration=self.integration, entity="order", erp_id=ctx.record.source_id
+        ).first()
+        if link is None:
+            return []
+        posted = dict((link.data or {}).get("shop_payments_posted") or {})
+        from_erp = {str(p["transaction_id"]) for p in plan["payments"]}
+        done = []
+        for row in self.shop.payments_of(plan["reference"]):
+            payment_id = str(row.get("id") or "")
+            transaction_id = str(row.get("transaction_id") or "")
+            if (
+                not payment_id
+                or payment_id in posted
+                or (transaction_id and transaction_id in from_erp)
+            ):
+                continue
+            result = self.erp.payment_post(
+                erp_id=ctx.record.source_id,
+                state=plan["erp_state"],
+                payment=payment_from_wire(row, self.shop.context()),
+                link_data=link.data or {},
+            )
+            if result.waiting:
+                ctx.state["shop_payments_note"] = result.waiting
+                continue
+            posted[payment_id] = result.reference
+            done.append(f"shop payment {payment_id} -> {result.reference}")
+        if done:
+            with transaction.atomic():
+                locked = Link.objects.select_for_update().get(pk=link.pk)
+                data = dict(locked.data or {})
+                data["shop_payments_posted"] = {
+                    **(data.get("shop_payments_posted") or {}),
+                    **posted,
+                }
+                locked.data = data
+                locked.save(update_fields=["data", "updated_at"])
+        return done
 
     # -- reconcile ---------------------------------------------------------------------
 
