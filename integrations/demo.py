@@ -20,6 +20,7 @@ from integrations.services.orders import (
 
 DEMO_SLUG = "demo"
 DEMO_TIMS_SLUG = "demo-tims"
+DEMO_ASSISTANT_SLUG = "demo-assistant"
 # The simulators' seed: the M3 simulator derives the credentials it accepts from it.
 SIMULATOR_SEED = 1
 PRESTASHOP_PORT = 8101
@@ -120,6 +121,22 @@ def demo_seed() -> DemoSeed:
     from integrations.flows.stock_demo import demo_stock_seed
 
     demo_stock_seed()
+    # The assistant's showcase (one mapping suggestion, one held anomaly) on an integration of
+    # its own, kept inactive: its synthetic order history must not judge the live demo's orders.
+    from integrations.anomalies import assistant_demo_seed
+
+    showcase, _ = Integration.objects.get_or_create(
+        slug=DEMO_ASSISTANT_SLUG,
+        defaults={
+            "name": "Assistant showcase (inactive)",
+            "shop_connection": shop,
+            "erp_connection": m3,
+            "enabled_flows": ["order_to_cash"],
+            "is_active": False,
+            "webhook_secrets": {},
+        },
+    )
+    assistant_demo_seed(integration=showcase)
     return DemoSeed(integration=integration, created=created)
 
 

@@ -10,13 +10,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
@@ -35,6 +36,7 @@ from mappings.preview import dry_run, preview, preview_definition
 from mappings.resources import CurrencyRateResource, ValueMapEntryResource
 from mappings.selectors import recent_records
 from mappings.services import mapping_set_copy, mapping_set_promote
+from mappings.suggestions import field_mapping_accept, mapping_set_suggestions
 
 # Records offered in the preview's picker, and the default dry-run size.
 PREVIEW_RECORD_CHOICES = 30
@@ -121,7 +123,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
     )
     list_filter = ("active", "entity", "target_system", "integration")
     search_fields = ("name", "operation", "fields__target_field", "fields__source")
-    readonly_fields = ("version", "created_at", "updated_at")
+    readonly_fields = ("version", "created_at", "updated_at", "suggest_link")
     inlines = (FieldMappingInline, RuleInline)
     actions = (promote, copy_as_draft)
     save_on_top = True
@@ -132,6 +134,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
             "Notes and preview",
             {"fields": ("description", "preview_context", "version", "created_at", "updated_at")},
         ),
+        ("Assistant", {"fields": ("suggest_link",)}),
     )
 
     def get_urls(self) -> list:
@@ -139,6 +142,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         return [
             path("<int:pk>/preview/", wrap(self.preview_view), name="mappings_mappingset_preview"),
             path("<int:pk>/dry-run/", wrap(self.dry_run_view), name="mappings_mappingset_dry_run"),
+            path("<int:pk>/suggest/", wrap(self.suggest_view), name="mappings_mappingset_suggest"),
             *super().get_urls(),
         ]
 
@@ -300,6 +304,57 @@ class MappingSetAdmin(SimpleHistoryAdmin):
             "preview_url": reverse("admin:mappings_mappingset_preview", args=[mapping_set.pk]),
         }
         return TemplateResponse(request, "admin/mappings/mappingset/dry_run.html", context)
+
+    @admin.display(description="Suggestions")
+    def suggest_link(self, obj: MappingSet | None) -> str:
+        if obj is None or obj.pk is None:
+            return "Save the set first; then the assistant suggests sources for unmapped fields."
+        url = reverse("admin:mappings_mappingset_suggest", args=[obj.pk])
+        return format_html(
+            '<a href="{}" id="mapping-suggest-link">Suggest sources for unmapped fields</a>'
+            " (ranked by name, value shape and what other sets map; one click adds a row)",
+            url,
+        )
+
+    def suggest_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        mapping_set = self._set_or_404(request, pk)
+        suggest_url = reverse("admin:mappings_mappingset_suggest", args=[mapping_set.pk])
+        if request.method == "POST":
+            if not self.has_change_permission(request, mapping_set):
+                raise PermissionDenied
+            target_field = request.POST.get("target_field", "")
+            source = request.POST.get("source", "")
+            try:
+                score = float(request.POST.get("score", ""))
+            except ValueError:
+                score = None
+            try:
+                row = field_mapping_accept(
+                    mapping_set=mapping_set, target_field=target_field, source=source, score=score
+                )
+            except ValidationError as exc:
+                messages.error(request, f"{target_field} ← {source}: {'; '.join(exc.messages)}")
+            else:
+                messages.success(request, f"Mapped {row.target_field} from {row.source}.")
+            return redirect(suggest_url)
+        found, origin = mapping_set_suggestions(mapping_set=mapping_set)
+        catalog = mapping_set.catalog
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": mapping_set,
+            "title": f"Suggestions: {mapping_set.name}",
+            "origin": origin,
+            "has_catalog": catalog is not None,
+            "rows": [
+                (name, catalogs.describe_field(name, catalog) if catalog else name, found[name])
+                for name in found
+            ],
+            "can_accept": self.has_change_permission(request, mapping_set),
+            "suggest_url": suggest_url,
+            "change_url": reverse("admin:mappings_mappingset_change", args=[mapping_set.pk]),
+        }
+        return TemplateResponse(request, "admin/mappings/mappingset/suggest.html", context)
 
 
 @admin.register(FieldMapping)

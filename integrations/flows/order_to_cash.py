@@ -37,6 +37,7 @@ from typing import Any
 from connectors.canonical import Order
 from connectors.errors import DataError, PermanentError, SkipRecord, TransientError
 from connectors.prestashop.client import PrestaShopClient, filter_equals
+from integrations.anomalies import anomalies_check
 from integrations.flows.base import Flow, FlowContext
 from integrations.flows.erp import ErpAdapter, erp_adapter
 from integrations.flows.registry import register
@@ -440,6 +441,9 @@ class OrderToCashFlow(Flow):
             )
         if not payload.get("lines"):
             raise DataError("the ERP order has no lines", field="lines", value=0)
+        # Anomaly holds (off unless the integration enables them): an order far outside the
+        # shop's history, or a duplicate-looking one, stops here for a person, before load.
+        anomalies_check(integration=self.integration, order=ctx.record.payload_in)
 
     def load(self, ctx: FlowContext, payload: dict[str, Any]) -> str:
         placed = self.erp.order_place(
