@@ -169,6 +169,10 @@ class ErpAdapter:
         """Record a shop payment against the ERP order (or its invoice), once."""
         raise NotImplementedError
 
+    def item_prices(self, items: list[str]) -> dict[str, Decimal]:
+        """The ERP's sales price of each item it has one for (anomaly checks compare)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         return None
 
@@ -353,6 +357,14 @@ class M3Adapter(ErpAdapter):
             states[erp_id] = state
         return states
 
+    def item_prices(self, items: list[str]) -> dict[str, Decimal]:
+        prices = {}
+        for item in items:
+            row = m3_ops.item_price(self.client, itno=item) or {}
+            if row.get("SAPR") not in (None, ""):
+                prices[item] = Decimal(str(row["SAPR"]))
+        return prices
+
     def payment_post(
         self, *, erp_id: str, state: str, payment: Payment, link_data: dict[str, Any]
     ) -> PaymentPosting:
@@ -493,6 +505,14 @@ class TimsAdapter(ErpAdapter):
         if state == "paid":
             status.payments = [p for p in self.client.list_payments() if p.order_reference == po]
         return status
+
+    def item_prices(self, items: list[str]) -> dict[str, Decimal]:
+        prices = {}
+        for item in items:
+            product = self.client.get_item(item)
+            if product.price is not None:
+                prices[item] = product.price
+        return prices
 
     def payment_post(
         self, *, erp_id: str, state: str, payment: Payment, link_data: dict[str, Any]

@@ -37,7 +37,7 @@ from typing import Any
 from connectors.canonical import Order
 from connectors.errors import DataError, PermanentError, SkipRecord, TransientError
 from connectors.prestashop.client import PrestaShopClient, filter_equals
-from integrations.anomalies import anomalies_check
+from integrations.anomalies import AnomalyOptions, anomalies_check
 from integrations.flows.base import Flow, FlowContext
 from integrations.flows.erp import ErpAdapter, erp_adapter
 from integrations.flows.registry import register
@@ -442,8 +442,28 @@ class OrderToCashFlow(Flow):
         if not payload.get("lines"):
             raise DataError("the ERP order has no lines", field="lines", value=0)
         # Anomaly holds (off unless the integration enables them): an order far outside the
-        # shop's history, or a duplicate-looking one, stops here for a person, before load.
-        anomalies_check(integration=self.integration, order=ctx.record.payload_in)
+        # shop's history, a price far from the ERP's, or a duplicate-looking one, stops here
+        # for a person, before load.
+        anomalies_check(
+            integration=self.integration,
+            order=ctx.record.payload_in,
+            erp_prices=self.erp_prices(ctx),
+        )
+
+    def erp_prices(self, ctx: FlowContext) -> dict[str, Decimal] | None:
+        """The ERP's price of each line's item, keyed by the shop SKU, only when the price
+        anomaly rule is on (it costs a call per item)."""
+        anomalies = AnomalyOptions.of(self.integration)
+        if not (anomalies.enabled and "price" in anomalies.rules):
+            return None
+        items = ctx.state.get("items") or {}
+        prices = self.erp.item_prices(sorted(set(items.values())))
+        by_sku = {}
+        for line in (ctx.record.payload_in or {}).get("lines") or ():
+            price = prices.get(items.get(str(line.get("line_number")), ""))
+            if price is not None and line.get("sku"):
+                by_sku[str(line["sku"])] = price
+        return by_sku
 
     def load(self, ctx: FlowContext, payload: dict[str, Any]) -> str:
         placed = self.erp.order_place(
