@@ -179,3 +179,8 @@ POLL_INITIAL_LOOKBACK_HOURS = env.int("POLL_INITIAL_LOOKBACK_HOURS", default=24)
 WEBHOOK_SECRET_CACHE_SECONDS = env.float("WEBHOOK_SECRET_CACHE_SECONDS", default=2.0)
 # Modules whose import registers ERP poller streams (integrations.pollers.registry.register).
 SYNC_POLLER_MODULES = env.list("SYNC_POLLER_MODULES", default=[])
+
+# Alerts (integrations.alerts, every 5 minutes): who is told, by e-mail and by a signed webhook.
+CONSOLE_ALERT_EMAILS = env.list("CONSOLE_ALERT_EMAILS", default=[])
+CONSOLE_ALERT_WEBHOOK_URL = env.str("CONSOLE_ALERT_WEBHOOK_URL", default="") or None
+CONSOLE_ALERT_WEBHOOK_SECRET = env.str("CONSOLE_ALERT_WEBHOOK_SECRET", default="") or None

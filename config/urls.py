@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from integrations.admin.console import console_customer, console_dashboard
 from integrations.views import healthz
 
 admin.site.site_header = "ShopSync back office"
@@ -10,6 +11,17 @@ admin.site.index_title = "Integrations"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The ops console's dashboard, inside the admin (its login, its look).
+    path(
+        f"{settings.ADMIN_URL}console/",
+        admin.site.admin_view(console_dashboard),
+        name="console_dashboard",
+    ),
+    path(
+        f"{settings.ADMIN_URL}console/customer/<int:link_id>/",
+        admin.site.admin_view(console_customer),
+        name="console_customer",
+    ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("webhooks/", include("integrations.webhooks.urls")),
 ]

@@ -8,6 +8,7 @@ SCHEDULES = (
     ("integrations: process leftover webhooks", "integrations.tasks.webhook_events_sweep_task", 1),
     ("integrations: deliver due events", "integrations.tasks.event_deliveries_sweep_task", 1),
     ("integrations: poll shop and ERP streams", "integrations.tasks.pollers_run_task", 1),
+    ("integrations: alerts", "integrations.tasks.alerts_run_task", 5),
     # Stock (integrations.flows.inventory): ERP change feed, then a daily full reconciliation.
     ("stock: incremental scan", "integrations.flows.inventory.inventory_scan_task", 5),
     ("stock: full reconciliation", "integrations.flows.inventory.inventory_reconcile_task", 1440),

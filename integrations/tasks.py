@@ -73,3 +73,11 @@ def pollers_run_task() -> dict[str, Any]:
 def poll_stream_task(integration_id: int, stream: str) -> dict[str, Any]:
     """Poll one stream of one integration from its cursor."""
     return poll_integration_stream(integration_id=integration_id, stream=stream).as_dict()
+
+
+def alerts_run_task() -> list[str]:
+    """Check alert rules (no orders in business hours, needs attention, dead, poller lag) and
+    notify; each alert at most once per window, with a recovery message."""
+    from integrations.alerts import alerts_run
+
+    return [f"{alert.integration}: {alert.code}" for alert in alerts_run()]

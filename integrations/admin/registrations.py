@@ -4,6 +4,12 @@ from django.http import HttpRequest
 
 from integrations.admin.actions import retry_records
 from integrations.admin.conflicts import ORDER_ACTIONS
+from integrations.admin.console import (
+    CONSOLE_ACTIONS,
+    ErrorReasonFilter,
+    FlowFilter,
+    record_search,
+)
 from integrations.admin.display import pretty_json
 from integrations.models import (
     EventDelivery,
@@ -96,18 +102,27 @@ class SyncRecordAdmin(admin.ModelAdmin):
         "error_summary",
         "updated_at",
     )
-    list_filter = ("status", "flow", "integration", "step", "error_class", "direction")
-    search_fields = (
-        "reference",
-        "source_id",
-        "target_id",
-        "idempotency_key",
-        "error_message",
-        "error_value",
+    # No AllValuesFieldListFilter here: each is a SELECT DISTINCT over the whole table.
+    list_filter = (
+        "integration",
+        FlowFilter,
+        "status",
+        ErrorReasonFilter,
+        "step",
+        "direction",
+        ("created_at", admin.DateFieldListFilter),
     )
-    date_hierarchy = "created_at"
+    # Searched by record_search (get_search_results): indexed exact matches, e-mail with an @.
+    search_fields = ("reference",)
+    search_help_text = (
+        "Exact shop reference, shop id, ERP order number, or SKU in error; a term with an @ "
+        "searches the customer's e-mail."
+    )
+    # No date_hierarchy: its SELECT DISTINCT date_trunc(...) reads every record (250 ms at a
+    # million); the created_at filter above covers the same need through its index.
     list_select_related = ("integration",)
-    actions = [retry_records, *ORDER_ACTIONS]
+    show_full_result_count = False  # one COUNT(*) per page, not two, on a large table
+    actions = [retry_records, *CONSOLE_ACTIONS, *ORDER_ACTIONS]
     inlines = [SyncAttemptInline]
     readonly_fields = (
         "integration",
@@ -183,17 +198,8 @@ class SyncRecordAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (
-            "Payloads",
-            {
-                "fields": (
-                    "payload_in_pretty",
-                    "payload_out_pretty",
-                    "context_pretty",
-                    "timings_pretty",
-                )
-            },
-        ),
+        # Payloads in and out are shown side by side by the change_form template override.
+        ("Flow state", {"fields": ("context_pretty", "timings_pretty")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -205,6 +211,26 @@ class SyncRecordAdmin(admin.ModelAdmin):
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.retry_syncrecord")
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        return record_search(queryset, search_term), False
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.resolve_syncrecord")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ):
+        record = self.get_object(request, object_id)
+        extra = {
+            "record_links": Link.objects.filter(record_id=object_id).select_related("integration")
+            if record
+            else [],
+            "payload_in_pretty": pretty_json(record.payload_in) if record else "",
+            "payload_out_pretty": pretty_json(record.payload_out) if record else "",
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=extra)
 
     @admin.display(description="Reference", ordering="reference")
     def reference_or_id(self, obj: SyncRecord) -> str:
