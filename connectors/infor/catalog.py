@@ -233,6 +233,15 @@ TRANSACTIONS: dict[str, Transaction] = {
             "ITNO STAT ITDS FUDS UNMS ITGR ITCL ITTY NEWE GRWE LMDT",
         ),
         _tx("MMS200MI", "LstItmByChgDate", "FLMD TLMD", "ITNO STAT ITDS FUDS UNMS LMDT"),
+        # [D] UNVERIFIED item update: not in the reference pack (§4.3 has reads only); the
+        # name is the option M3Settings.item_update_transaction, inputs from M3's dictionary.
+        _tx(
+            "MMS200MI",
+            "UpdItmBasic",
+            "ITNO* CONO ITDS FUDS STAT UNMS NEWE GRWE",
+            "",
+            "Change an item's basic data [D: unverified transaction]",
+        ),
         _tx("MMS200MI", "GetItmPrice", "ITNO*", "ITNO SAPR SACD CUCS SPUN LMDT"),
         _tx(
             "MMS200MI",

@@ -105,6 +105,30 @@ def items_changed(
     )
 
 
+def item_update(client: M3Client, *, itno: str, record: dict[str, Any]) -> None:
+    """Change an item's basic data through the configured `item_update_transaction`.
+
+    [D/U] No item write is verified in the reference pack; the transaction is a setting
+    (e.g. "MMS200MI/UpdItmBasic") and empty means disabled: PermanentError naming the option.
+    """
+    configured = client.settings.item_update_transaction.strip()
+    program, _, transaction = configured.partition("/")
+    if not configured:
+        raise PermanentError(
+            f"M3 item {itno}: item updates are disabled: set the M3 connection option "
+            "'item_update_transaction' (e.g. MMS200MI/UpdItmBasic, unverified: confirm it on "
+            "the tenant) to send shop-owned fields to M3",
+            field="item_update_transaction",
+        )
+    if not transaction:
+        raise DataError(
+            f"M3 option item_update_transaction {configured!r} must be PROGRAM/TRANSACTION",
+            field="item_update_transaction",
+            value=configured,
+        )
+    client.execute(program, transaction, {**record, "ITNO": itno})
+
+
 def item_price(client: M3Client, *, itno: str) -> dict[str, Any] | None:
     return client.execute_one("MMS200MI", "GetItmPrice", {"ITNO": itno})
 

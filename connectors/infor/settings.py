@@ -72,6 +72,10 @@ class M3Settings:
     # default is the simulator's code]. Any other error stops the record, never posts twice.
     payment_duplicate_codes: tuple[str, ...] = ("XRE0104",)
     payment_control: bool = True  # run ARS040MI/ControlBatch after adding the line
+    # Items: shop-owned fields sent back to M3. [D/U]: the reference pack verifies no item
+    # write transaction (§4.3 lists Get/GetItmBasic/LstItmByChgDate/GetItmPrice only); set
+    # e.g. "MMS200MI/UpdItmBasic" once confirmed on the tenant. Empty = item updates disabled.
+    item_update_transaction: str = ""
     # Connection check
     check_transaction: str = "CRS610MI/LstByNumber"
     # MI error codes to treat as transient (e.g. record locks); none documented

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import requests
@@ -371,6 +372,34 @@ class TimsClient(HttpClient):
             params={"modified_since": modified_since},
         )
 
+    def update_item(self, item_code: str, changes: Mapping[str, Any]) -> Product:
+        """PATCH only `changes` (our field names, e.g. {"description": …}) onto an item.
+
+        ASSUMED operation (ITEM_UPDATE). A PATCH of the same values is safe to repeat.
+        """
+        op = Operation.ITEM_UPDATE
+        body = self._call(op, path_values={"item_code": item_code}, body=_jsonable(changes))
+        return self._one(op, ItemRecord, product_from_item, body)
+
+    def create_item(
+        self, item: ItemRecord | Mapping[str, Any], *, idempotency_key: str
+    ) -> Created[Product]:
+        """Create an item once: looked up by item_code first; a 409 duplicate is read back.
+
+        ASSUMED operation (ITEM_CREATE).
+        """
+        record = _as(ItemRecord, item)
+        try:
+            return Created(self.get_item(record.item_code), created=False)
+        except NotFoundError:
+            pass
+        op = Operation.ITEM_CREATE
+        try:
+            body = self._call(op, body=record.wire(), idempotency_key=idempotency_key)
+        except ConflictError:
+            return Created(self.get_item(record.item_code), created=False)
+        return Created(self._one(op, ItemRecord, product_from_item, body), created=True)
+
     def list_inventory(
         self, *, location_id: str | None = None, modified_since: datetime | None = None
     ) -> Iterator[StockLevel]:
@@ -478,6 +507,11 @@ class TimsClient(HttpClient):
         op = Operation.PAYMENT_CREATE
         body = self._call(op, body=record.wire(), idempotency_key=idempotency_key)
         return Created(self._one(op, PaymentRecord, payment_from_record, body), created=True)
+
+
+def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    # Decimals as strings (the assumed wire format for money and quantities).
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in changes.items()}
 
 
 def _same(record: T) -> T:

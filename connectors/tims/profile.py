@@ -40,6 +40,8 @@ class Operation(StrEnum):
     SHIP_TO_CREATE = "ship_to_create"
     ITEM_LIST = "item_list"
     ITEM_GET = "item_get"
+    ITEM_CREATE = "item_create"
+    ITEM_UPDATE = "item_update"
     INVENTORY_LIST = "inventory_list"
     SALES_ORDER_CREATE = "sales_order_create"
     SALES_ORDER_GET = "sales_order_get"
@@ -61,6 +63,10 @@ DEFAULT_ROUTES: dict[Operation, tuple[str, str]] = {
     Operation.SHIP_TO_CREATE: ("POST", "/customers/{customer_code}/ship-tos"),
     Operation.ITEM_LIST: ("GET", "/items"),
     Operation.ITEM_GET: ("GET", "/items/{item_code}"),
+    # Item writes (shop-owned fields back to TIMS): ASSUMED like every route here; the
+    # reference note §4 lists only item reads.
+    Operation.ITEM_CREATE: ("POST", "/items"),
+    Operation.ITEM_UPDATE: ("PATCH", "/items/{item_code}"),
     Operation.INVENTORY_LIST: ("GET", "/inventory"),
     Operation.SALES_ORDER_CREATE: ("POST", "/sales-orders"),
     Operation.SALES_ORDER_GET: ("GET", "/sales-orders/{order_number}"),

@@ -86,7 +86,8 @@ def test_a_field_the_shop_owns_is_not_overwritten_but_reported(shop, m3):
 
 
 def test_an_erp_item_missing_in_the_shop_is_skipped_with_the_reason(shop, m3):
-    integration = products_integration(shop, m3)
+    # With create_missing off (it creates by default), a missing item is skipped, not retried.
+    integration = products_integration(shop, m3, create_missing=False)
     erp_item(m3, "ERP-ONLY-9")
     PollCursor.objects.create(
         integration=integration, stream="products:erp", value="2024-01-01T00:00:00+00:00"

@@ -364,6 +364,13 @@ class M3State:
 
     _MMS200MI_GetItmBasic = _MMS200MI_Get
 
+    def _MMS200MI_UpdItmBasic(self, r: dict[str, str]) -> list[dict[str, str]]:
+        # [D] unverified transaction (see catalog.py): blank inputs leave a field as it is.
+        row = self._item(r["ITNO"])
+        row.update({k: v for k, v in r.items() if v and k not in ("ITNO", "CONO")})
+        row["LMDT"] = self.today()
+        return []
+
     def _MMS200MI_LstItmByChgDate(self, r: dict[str, str]) -> list[dict[str, str]]:
         low, high = r.get("FLMD") or "0", r.get("TLMD") or "99999999"
         return [

@@ -158,6 +158,8 @@ class SimulatorApp:
             Operation.SHIP_TO_CREATE: self._ship_to_create,
             Operation.ITEM_LIST: self._item_list,
             Operation.ITEM_GET: self._item_get,
+            Operation.ITEM_CREATE: self._item_create,
+            Operation.ITEM_UPDATE: self._item_update,
             Operation.INVENTORY_LIST: self._inventory_list,
             Operation.SALES_ORDER_CREATE: self._order_create,
             Operation.SALES_ORDER_GET: self._order_get,
@@ -406,6 +408,12 @@ class SimulatorApp:
                 "item_code", f"no item {values['item_code']}", code="not_found", status=404
             )
         return 200, item
+
+    def _item_create(self, request: SimRequest, values: dict[str, str], data: Any):
+        return 201, self.state.create_item(_object(data))
+
+    def _item_update(self, request: SimRequest, values: dict[str, str], data: Any):
+        return 200, self.state.update_item(values["item_code"], _object(data))
 
     def _inventory_list(self, request: SimRequest, values: dict[str, str], data: Any):
         return self._page(request, list(self.state.stock.values()))

@@ -219,6 +219,42 @@ class SimState:
             )
         return self.customers[code]
 
+    def create_item(self, data: dict[str, Any]) -> dict[str, Any]:
+        """POST /items (assumed): item_code and description required; 409 on a duplicate."""
+        for name in ("item_code", "description"):
+            if not str(data.get(name) or "").strip():
+                raise ValidationFailed(name, f"{name} is required", code="required")
+        code = str(data["item_code"]).strip()
+        if code in self.items:
+            raise ValidationFailed("item_code", f"item {code} exists", code="duplicate", status=409)
+        item = {
+            "uom": "EA",
+            "taxable": True,
+            "active": True,
+            "stocked": True,
+            "hazmat": False,
+            **data,
+            **_item_decimals(data),
+            "item_code": code,
+            "modified_at": iso(self.clock.now()),
+        }
+        self.items[code] = item
+        return item
+
+    def update_item(self, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """PATCH /items/{item_code} (assumed): only the fields sent change."""
+        item = self.items.get(code)
+        if item is None:
+            raise ValidationFailed("item_code", f"no item {code}", code="not_found", status=404)
+        if "item_code" in changes and changes["item_code"] != code:
+            raise ValidationFailed("item_code", "the item code cannot change")
+        if "description" in changes and not str(changes["description"] or "").strip():
+            raise ValidationFailed("description", "description is required", code="required")
+        item.update(changes)
+        item.update(_item_decimals(changes))
+        item["modified_at"] = iso(self.clock.now())
+        return item
+
     def create_order(self, data: dict[str, Any]) -> dict[str, Any]:
         customer_code = str(data.get("customer_code") or "")
         if not customer_code:
@@ -446,6 +482,15 @@ class SimState:
         invoice["balance_due"] = "0.00"
         invoice["status"] = "paid"
         invoice["modified_at"] = iso(now)
+
+
+def _item_decimals(data: dict[str, Any]) -> dict[str, str]:
+    # Decimal strings, as the simulator stores them; a float or text is a 422 on its field.
+    return {
+        name: str(_decimal(data[name], name))
+        for name in ("list_price", "weight")
+        if data.get(name) is not None
+    }
 
 
 def _decimal(value: Any, field: str) -> Decimal:
