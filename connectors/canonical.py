@@ -256,15 +256,24 @@ def parse_document(document_type: type[D], data: Any) -> D:
     The message lists every problem ("lines.1.quantity: value 'abc': Input should be a valid
     decimal"); `field` and `value` carry the first one.
     """
+    return validate_model(document_type, data)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: Any, *, what: str = "") -> M:
+    """Any pydantic model (a canonical document, a connector's wire record) validated, or a
+    DataError that lists every problem and names the first field and value."""
     try:
-        return document_type.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors(include_url=False)]
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"])
+        errors = exc.errors(include_url=False)
+        problems = [_describe(error) for error in errors]
+        first = errors[0]
         raise DataError(
-            f"{document_type.__name__} is invalid: " + "; ".join(problems),
-            field=field,
+            f"{what or model.__name__} is invalid: " + "; ".join(problems),
+            field=".".join(str(part) for part in first["loc"]),
             value=_quote(first.get("input")),
             details={"errors": problems},
         ) from None

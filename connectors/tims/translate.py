@@ -8,7 +8,7 @@ assumed profile says timestamps carry an offset, and files rarely do.
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from connectors.canonical import (
     Address,
@@ -20,8 +20,8 @@ from connectors.canonical import (
     ShipmentLine,
     StockLevel,
     parse_document,
+    validate_model,
 )
-from connectors.errors import DataError
 from connectors.tims.records import (
     CustomerRecord,
     InvoiceRecord,
@@ -34,35 +34,10 @@ from connectors.tims.records import (
 
 R = TypeVar("R", bound=BaseModel)
 
-MAX_QUOTED_VALUE = 80
-
 
 def parse_record(record_type: type[R], data: Any, *, what: str = "") -> R:
     """Validate a TIMS record; DataError names the first bad field (our name) and its value."""
-    try:
-        return record_type.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        problems = [_describe(error) for error in errors]
-        first = errors[0]
-        raise DataError(
-            f"{what or record_type.__name__} is invalid: " + "; ".join(problems),
-            field=".".join(str(part) for part in first["loc"]),
-            value=_quote(first.get("input")),
-            details={"errors": problems},
-        ) from None
-
-
-def _describe(error: Any) -> str:
-    field = ".".join(str(part) for part in error["loc"]) or "(record)"
-    if error["type"] == "missing":
-        return f"{field}: missing"
-    return f"{field}: value {_quote(error.get('input'))}: {error['msg']}"
-
-
-def _quote(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= MAX_QUOTED_VALUE else text[: MAX_QUOTED_VALUE - 1] + "…"
+    return validate_model(record_type, data, what=what)
 
 
 def aware(value: datetime | date | None) -> datetime | None:

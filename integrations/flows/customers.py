@@ -37,8 +37,8 @@ from connectors.errors import PermanentError, SkipRecord
 from connectors.models import System
 from connectors.prestashop import translate as ps_translate
 from connectors.prestashop.client import filter_equals
-from integrations.flows.base import Flow, FlowContext
-from integrations.flows.erp import erp_adapter
+from integrations.flows.base import FlowContext
+from integrations.flows.clients import ShopErpFlow
 from integrations.flows.registry import register
 from integrations.models import Direction, Integration, Link, PollCursor
 from integrations.pipeline import to_storable
@@ -61,7 +61,7 @@ CURSOR_STREAM = "customers:shop"
 
 
 @register
-class CustomersFlow(Flow):
+class CustomersFlow(ShopErpFlow):
     name = FLOW
     direction = Direction.SHOP_TO_ERP
     entity = ENTITY
@@ -71,26 +71,6 @@ class CustomersFlow(Flow):
         options = integration.flow_options(FLOW)
         self.skip_guests = bool(options.get("skip_guests", False))
         self.match_fields = tuple(options.get("match_fields") or DEFAULT_MATCH_FIELDS)
-        self._shop: Any = None
-        self._erp: Any = None
-
-    @property
-    def shop(self) -> Any:
-        if self._shop is None:
-            self._shop = shop_client(self.integration)
-        return self._shop
-
-    @property
-    def erp(self) -> Any:
-        if self._erp is None:
-            self._erp = erp_adapter(self.integration)
-        return self._erp
-
-    def close(self) -> None:
-        if self._shop is not None:
-            self._shop.session.close()
-        if self._erp is not None:
-            self._erp.close()
 
     # -- steps --------------------------------------------------------------------------
 

@@ -29,17 +29,16 @@ Flow options (Integration.options["order_to_cash"]), all optional:
                            "<reference>-<order id>" as natural key (default true)
 """
 
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from connectors.canonical import Order
 from connectors.errors import DataError, PermanentError, SkipRecord, TransientError
-from connectors.prestashop.client import PrestaShopClient, filter_equals
+from connectors.prestashop.client import filter_equals
 from integrations.anomalies import AnomalyOptions, anomalies_check
-from integrations.flows.base import Flow, FlowContext
-from integrations.flows.erp import ErpAdapter, erp_adapter
+from integrations.flows.base import FlowContext
+from integrations.flows.clients import ShopErpFlow
 from integrations.flows.registry import register
 from integrations.models import Link
 from integrations.services import customers
@@ -99,38 +98,12 @@ class OrderOptions:
 
 
 @register
-class OrderToCashFlow(Flow):
+class OrderToCashFlow(ShopErpFlow):
     name = NAME
     entity = "order"
 
-    def __init__(self, integration) -> None:
-        super().__init__(integration)
-        self._lock = threading.Lock()
-        self._shop: PrestaShopClient | None = None
-        self._erp: ErpAdapter | None = None
-
-    @property
-    def shop(self) -> PrestaShopClient:
-        with self._lock:
-            if self._shop is None:
-                self._shop = PrestaShopClient.from_connection(self.integration.shop_connection)
-            return self._shop
-
-    @property
-    def erp(self) -> ErpAdapter:
-        with self._lock:
-            if self._erp is None:
-                self._erp = erp_adapter(self.integration)
-            return self._erp
-
     def options(self) -> OrderOptions:
         return OrderOptions.of(self.integration.flow_options(NAME))
-
-    def close(self) -> None:
-        if self._shop is not None:
-            self._shop.close()
-        if self._erp is not None:
-            self._erp.close()
 
     # -- extract -----------------------------------------------------------------------
 

@@ -50,11 +50,12 @@ from connectors.errors import NotFoundError, PermanentError, SkipRecord
 from connectors.models import System
 from connectors.prestashop import translate as ps_translate
 from connectors.prestashop.client import filter_equals
-from integrations.flows.base import Flow, FlowContext
+from integrations.flows.base import FlowContext
+from integrations.flows.clients import ShopErpFlow
 from integrations.flows.registry import register
 from integrations.models import Direction, Integration, PollCursor
 from integrations.services.records import sync_records_open_per_item
-from integrations.services.stock import item_missing, shop_client
+from integrations.services.stock import item_missing
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class ErpItems:
 
 
 @register
-class ProductsFlow(Flow):
+class ProductsFlow(ShopErpFlow):
     name = FLOW
     direction = Direction.ERP_TO_SHOP
     entity = "product"
@@ -204,26 +205,9 @@ class ProductsFlow(Flow):
     def __init__(self, integration: Integration) -> None:
         super().__init__(integration)
         self.options = ProductOptions.of(integration)
-        self._shop: Any = None
-        self._erp: ErpItems | None = None
 
-    @property
-    def shop(self) -> Any:
-        if self._shop is None:
-            self._shop = shop_client(self.integration)
-        return self._shop
-
-    @property
-    def erp(self) -> ErpItems:
-        if self._erp is None:
-            self._erp = ErpItems(self.integration)
-        return self._erp
-
-    def close(self) -> None:
-        if self._shop is not None:
-            self._shop.session.close()
-        if self._erp is not None:
-            self._erp.close()
+    def make_erp(self) -> "ErpItems":
+        return ErpItems(self.integration)
 
     def extract(self, ctx: FlowContext) -> dict[str, Any]:
         sku = ctx.record.source_id

@@ -26,7 +26,6 @@ Flow options (Integration.options["status_back"]), all optional:
                      payment, so a prepaid order is not paid twice), "always" or "never"
 """
 
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -35,13 +34,13 @@ from django.db import transaction
 from connectors.canonical import Invoice, OrderState, Payment, Shipment
 from connectors.errors import PermanentError, SkipRecord, TransientError
 from connectors.models import System
-from connectors.prestashop.client import PrestaShopClient, filter_equals
+from connectors.prestashop.client import filter_equals
 from connectors.prestashop.translate import payment_from_wire
-from integrations.flows.base import Flow, FlowContext
+from integrations.flows.base import FlowContext
+from integrations.flows.clients import ShopErpFlow
 from integrations.flows.erp import (
     ERP_STATES,
     FINAL_STATES,
-    ErpAdapter,
     ErpOrderStatus,
     erp_adapter,
     state_rank,
@@ -82,36 +81,10 @@ def status_key(system: str, erp_id: str, state: str) -> str:
 
 
 @register
-class StatusBackFlow(Flow):
+class StatusBackFlow(ShopErpFlow):
     name = NAME
     direction = Direction.ERP_TO_SHOP
     entity = "order"
-
-    def __init__(self, integration: Integration) -> None:
-        super().__init__(integration)
-        self._lock = threading.Lock()
-        self._shop: PrestaShopClient | None = None
-        self._erp: ErpAdapter | None = None
-
-    @property
-    def shop(self) -> PrestaShopClient:
-        with self._lock:
-            if self._shop is None:
-                self._shop = PrestaShopClient.from_connection(self.integration.shop_connection)
-            return self._shop
-
-    @property
-    def erp(self) -> ErpAdapter:
-        with self._lock:
-            if self._erp is None:
-                self._erp = erp_adapter(self.integration)
-            return self._erp
-
-    def close(self) -> None:
-        if self._shop is not None:
-            self._shop.close()
-        if self._erp is not None:
-            self._erp.close()
 
     def options(self) -> dict[str, Any]:
         return self.integration.flow_options(NAME)
