@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "import_export",
@@ -138,9 +139,14 @@ SYNC_IO_CONCURRENCY = env.int("SYNC_IO_CONCURRENCY", default=8)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous request gets 401 with WWW-Authenticate: Token.
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.api.throttling.ApiUserRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "integrations.api.exceptions.api_exception_handler",
 }
 
 LOGGING = {
@@ -179,6 +185,25 @@ POLL_INITIAL_LOOKBACK_HOURS = env.int("POLL_INITIAL_LOOKBACK_HOURS", default=24)
 WEBHOOK_SECRET_CACHE_SECONDS = env.float("WEBHOOK_SECRET_CACHE_SECONDS", default=2.0)
 # Modules whose import registers ERP poller streams (integrations.pollers.registry.register).
 SYNC_POLLER_MODULES = env.list("SYNC_POLLER_MODULES", default=[])
+
+# REST API (integrations.api): requests per token (per user) and window, e.g. "1200/min".
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ShopSync",
+    "DESCRIPTION": "Sync records, order-to-cash reports, reconciliation and configuration.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Separate request and response components, so write-only fields (credentials) show only
+    # on the request side.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Connection.system and MappingSet.target_system share one set of values: one enum.
+    "ENUM_NAME_OVERRIDES": {"SystemEnum": "connectors.models.System"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api.schema.add_error_responses",
+    ],
+}
 
 # Alerts (integrations.alerts, every 5 minutes): who is told, by e-mail and by a signed webhook.
 CONSOLE_ALERT_EMAILS = env.list("CONSOLE_ALERT_EMAILS", default=[])

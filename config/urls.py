@@ -24,4 +24,5 @@ urlpatterns = [
     ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("webhooks/", include("integrations.webhooks.urls")),
+    path("api/", include("integrations.api.urls")),
 ]
