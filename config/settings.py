@@ -134,6 +134,10 @@ SYNC_FLOW_MODULES = env.list(
 SYNC_EXTRA_FLOW_MODULES = env.list("SYNC_EXTRA_FLOW_MODULES", default=[])
 # Pipeline knobs (integrations.pipeline): claim lease, records per task, I/O threads per task.
 SYNC_CLAIM_LEASE_SECONDS = env.int("SYNC_CLAIM_LEASE_SECONDS", default=600)
+# Sweep (integrations.sweep): a queued task that has not claimed its record after this long is
+# presumed lost (killed worker, broker restart) and queued again; records queued per sweep.
+SYNC_ENQUEUE_STALE_SECONDS = env.int("SYNC_ENQUEUE_STALE_SECONDS", default=300)
+SYNC_SWEEP_LIMIT = env.int("SYNC_SWEEP_LIMIT", default=5000)
 SYNC_BATCH_SIZE = env.int("SYNC_BATCH_SIZE", default=50)
 SYNC_IO_CONCURRENCY = env.int("SYNC_IO_CONCURRENCY", default=8)
 

@@ -1,0 +1,1 @@
+"""Chaos, crash and scale-out runs on PostgreSQL + Redis: `python -m bench.chaos` (README.md)."""
