@@ -21,12 +21,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.infor.simulator.notify import BodNotifier
 from connectors.infor.simulator.state import M3State, MINotOK
+from connectors.simulator_http import SimulatorHTTPServer
 
 CONTROL_PARAMS = frozenset(
     {
@@ -119,7 +120,7 @@ class M3Simulator:
         self.faults: list[Fault] = []
         self.quota: Quota | None = None
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         # ION-style BOD notifications (notify.py): off unless a URL is given.
         self.bod_url, self.bod_secret = bod_url, bod_secret
@@ -129,7 +130,7 @@ class M3Simulator:
 
     def start(self) -> str:
         handler = type("Handler", (_Handler,), {"sim": self})
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server = SimulatorHTTPServer((self.host, self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

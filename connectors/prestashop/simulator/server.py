@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 from xml.etree.ElementTree import Element, ParseError
@@ -59,6 +59,7 @@ from connectors.prestashop.simulator.schema import (
     SCHEMAS,
 )
 from connectors.prestashop.simulator.state import DATE_FORMAT, ShopState, default_value, seed_state
+from connectors.simulator_http import SimulatorHTTPServer
 
 # A 32-character key, as the back office generates them.
 DEFAULT_KEY = "PRESTASHOPSIMULATORWEBSERVICEKEY"
@@ -141,7 +142,7 @@ class PrestaShopSimulator:
         self.orders_per_minute = orders_per_minute
         self.host, self.port = host, port
         self.requests: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=REQUEST_LOG_SIZE)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SimulatorHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -647,10 +648,8 @@ def _typed(resource: str, name: str, kind: str, node: Element) -> Any:
     return text
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(SimulatorHTTPServer):
     block_on_close = False
-    allow_reuse_address = True
     sim: PrestaShopSimulator
 
 

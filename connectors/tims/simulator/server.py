@@ -10,10 +10,11 @@ ASSUMED INTERFACE: it serves our default TIMS profile (or the profile it is give
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from connectors.simulator_http import SimulatorHTTPServer
 from connectors.tims.profile import TimsProfile
 from connectors.tims.simulator.app import SimCredentials, SimRequest, SimulatorApp
 from connectors.tims.simulator.state import SimClock, SimState
@@ -65,9 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(SimulatorHTTPServer):
     app: SimulatorApp
     verbose = False
 
