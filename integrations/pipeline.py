@@ -39,6 +39,7 @@ from connectors.redaction import redact, redact_text, truncate
 from integrations.flows.base import Flow, FlowContext
 from integrations.flows.registry import get_flow
 from integrations.models import CLAIMABLE_STATUSES, Status, Step, SyncAttempt, SyncRecord
+from integrations.overrides import overrides_settle
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ class _Run:
         except ClaimLost:
             raise
         except SkipRecord as skip:
+            overrides_settle(ctx.state, attempt=record.attempts, outcome="skipped")
             return self.finish(Status.SKIPPED, ctx, message=skip.reason)
         except TransientError as error:
             return self.fail_transient(ctx, error)
@@ -232,12 +234,16 @@ class _Run:
             return self.finish(Status.NEEDS_ATTENTION, ctx, error=error)
         except Exception as error:  # noqa: BLE001  (a bug must stop the record, visibly)
             return self.finish(Status.NEEDS_ATTENTION, ctx, error=error, tb=traceback.format_exc())
+        # An override lasts until the record finishes (integrations.overrides).
+        overrides_settle(ctx.state, attempt=record.attempts, outcome="succeeded")
         return self.finish(Status.SUCCEEDED, ctx)
 
     def load_path(self, flow: Flow, ctx: FlowContext) -> str:
         data = self.run_step(Step.EXTRACT, flow.extract, ctx)
         self.record.payload_in = to_storable(data)
         payload = self.run_step(Step.TRANSFORM, flow.transform, ctx, data)
+        # An operator's override replaces one value here, so validate still checks it.
+        payload = flow.apply_overrides(ctx, payload)
         self.record.payload_out = to_storable(payload)
         self.run_step(Step.VALIDATE, flow.validate, ctx, payload)
         target_id = self.run_step(Step.LOAD, flow.load, ctx, payload)

@@ -1,8 +1,13 @@
+from functools import partial
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 
-from integrations.admin.actions import retry_records
+from integrations import overrides
+from integrations.admin.actions import record_override_view, retry_records
 from integrations.admin.conflicts import ORDER_ACTIONS
 from integrations.admin.console import (
     CONSOLE_ACTIONS,
@@ -23,6 +28,7 @@ from integrations.models import (
     SyncRecord,
     WebhookEvent,
 )
+from integrations.services.records import OVERRIDE_PERMISSION, OVERRIDE_STATUSES
 from integrations.subscriptions.event_types import EVENT_TYPES
 from integrations.subscriptions.signing import secret_generate
 
@@ -80,12 +86,24 @@ class SyncAttemptInline(admin.TabularInline):
         "error_value",
         "retry_at",
         "worker",
+        "override_used",
     )
     readonly_fields = fields
     ordering = ("-number",)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("record")
+
+    @admin.display(description="Override")
+    def override_used(self, obj: SyncAttempt) -> str:
+        """The values an operator's override put in this attempt's outgoing document."""
+        fields = overrides.attempt_overrides(obj.record.context).get(obj.number)
+        if not fields:
+            return "—"
+        return "; ".join(f"{name} = {value}" for name, value in fields.items())
 
 
 @admin.register(SyncRecord)
@@ -150,6 +168,7 @@ class SyncRecordAdmin(admin.ModelAdmin):
         "payload_out_pretty",
         "context_pretty",
         "timings_pretty",
+        "override_history",
         "created_at",
         "updated_at",
         "finished_at",
@@ -199,6 +218,7 @@ class SyncRecordAdmin(admin.ModelAdmin):
             },
         ),
         # Payloads in and out are shown side by side by the change_form template override.
+        ("Overrides", {"fields": ("override_history",)}),
         ("Flow state", {"fields": ("context_pretty", "timings_pretty")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
@@ -211,6 +231,13 @@ class SyncRecordAdmin(admin.ModelAdmin):
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.retry_syncrecord")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(partial(record_override_view, self))
+        return [
+            path("<path:object_id>/override/", view, name="integrations_syncrecord_override"),
+            *super().get_urls(),
+        ]
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         return record_search(queryset, search_term), False
@@ -228,6 +255,17 @@ class SyncRecordAdmin(admin.ModelAdmin):
             else [],
             "payload_in_pretty": pretty_json(record.payload_in) if record else "",
             "payload_out_pretty": pretty_json(record.payload_out) if record else "",
+            # The "Override a field and retry" button (change_form_object_tools.html).
+            "can_override": bool(
+                record
+                and record.status in OVERRIDE_STATUSES
+                and record.payload_out
+                and not record.target_id
+                and request.user.has_perm(OVERRIDE_PERMISSION)
+            ),
+            "override_url": reverse("admin:integrations_syncrecord_override", args=[record.pk])
+            if record
+            else "",
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=extra)
@@ -253,6 +291,14 @@ class SyncRecordAdmin(admin.ModelAdmin):
     @admin.display(description="Flow state")
     def context_pretty(self, obj: SyncRecord) -> str:
         return pretty_json(obj.context)
+
+    @admin.display(description="Override history")
+    def override_history(self, obj: SyncRecord) -> str:
+        state = overrides.state_of(obj.context)
+        return render_to_string(
+            "admin/integrations/syncrecord/override_history.html",
+            {"active": state["active"], "history": state["history"]},
+        )
 
     @admin.display(description="Timings (ms)")
     def timings_pretty(self, obj: SyncRecord) -> str:

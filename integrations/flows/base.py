@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from integrations.models import Direction, Integration, SyncRecord
+from integrations.overrides import overrides_apply
 
 
 @dataclass
@@ -51,6 +52,11 @@ class Flow:
 
     def transform(self, ctx: FlowContext, data: Any) -> Any:
         return data
+
+    def apply_overrides(self, ctx: FlowContext, payload: Any) -> Any:
+        """Hook between transform and validate: an operator's active override (one field of
+        the outgoing document, see integrations.overrides) replaces the transformed value."""
+        return overrides_apply(ctx.state, payload, attempt=ctx.record.attempts)
 
     def validate(self, ctx: FlowContext, payload: Any) -> None:
         return None
