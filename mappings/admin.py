@@ -59,6 +59,7 @@ class FieldMappingInline(admin.TabularInline):
         "required",
         "condition",
         "note",
+        "owner",
     )
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -359,8 +360,8 @@ class MappingSetAdmin(SimpleHistoryAdmin):
 
 @admin.register(FieldMapping)
 class FieldMappingAdmin(SimpleHistoryAdmin):
-    list_display = ("target_field", "mapping_set", "source", "transforms", "position")
-    list_filter = ("mapping_set",)
+    list_display = ("target_field", "mapping_set", "source", "transforms", "owner", "position")
+    list_filter = ("mapping_set", "owner")
     search_fields = ("target_field", "source", "transforms")
     list_select_related = ("mapping_set",)
 

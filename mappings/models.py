@@ -45,6 +45,13 @@ class TargetSystem(models.TextChoices):
     TIMS = "tims", "TIMS"
 
 
+class Owner(models.TextChoices):
+    """Which system's value wins for a field both sides hold (item master data)."""
+
+    ERP = "erp", "ERP owns it (ERP → shop)"
+    SHOP = "shop", "Shop owns it (shop → ERP)"
+
+
 class RuleMode(models.TextChoices):
     SET = "set", "Set (override the mapped value)"
     ENRICH = "enrich", "Enrich (only where the field is still empty)"
@@ -164,6 +171,17 @@ class FieldMapping(models.Model):
         help_text="JMESPath; the field is only mapped when it is true, e.g. shop_id == '2'.",
     )
     note = models.CharField(max_length=255, blank=True)
+    owner = models.CharField(
+        max_length=4,
+        choices=Owner.choices,
+        default=Owner.ERP,
+        # Not required in forms: a form without the column (older clients) keeps the
+        # default, and an empty choice is read as the default in clean().
+        blank=True,
+        help_text="Item master (product sets): the side whose value wins. ERP: its value is "
+        "written to the shop and a shop edit is reported, not sent. Shop: the shop's value "
+        "goes to the ERP field named by the source (e.g. name, raw.CFI1). Other sets ignore it.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -173,6 +191,8 @@ class FieldMapping(models.Model):
         return f"{self.target_field} ← {self.source or repr(self.default)}"
 
     def clean(self) -> None:
+        if not self.owner:
+            self.owner = Owner.ERP
         errors: dict[str, list[str]] = {}
         for name in ("source", "condition"):
             problem = expressions.check(getattr(self, name))

@@ -14,6 +14,7 @@ mappings/defaults/ and the engine (a set's definition is what gets compiled):
         entity: order_header
         ...
         fields: [{target: CUOR, source: reference, transforms: "truncate(20)"}]
+        # item master sets add `owner: shop` on fields the shop owns (default erp)
         rules: [{name: B2B, condition: "customer.group == 'B2B'", assignments: {ORTP: B2B}}]
 
 Keys holding their default value are left out, so an export reads short and re-importing
@@ -42,6 +43,8 @@ _FIELD_DEFAULTS = {
     "required": False,
     "condition": "",
     "note": "",
+    # Item master only (mappings.models.Owner); the default is left out of files.
+    "owner": "erp",
 }
 _RULE_DEFAULTS = {"mode": "set", "active": True}
 _SET_DEFAULTS = {
@@ -81,6 +84,7 @@ def mapping_set_to_dict(mapping_set: MappingSet) -> dict[str, Any]:
                 "required": f.required,
                 "condition": f.condition,
                 "note": f.note,
+                "owner": f.owner,
             }
             for f in mapping_set.fields.all()
         ],

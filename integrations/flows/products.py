@@ -1,30 +1,48 @@
 """The "products" flow: item master data, each field from the side that owns it.
 
-Options (Integration.options["products"], all optional):
+Which field goes which way is the integration's active *product* mapping set (entity
+`product`, target PrestaShop, operation `products.item_master`, see mappings/defaults/): each
+row maps an ERP value (`source`, over the canonical Product: name, price, weight, active, ean,
+raw.<ERP field>) to a shop field (`target_field`), and its `owner` says who wins:
 
-    fields         {canonical field: "erp" | "shop"}; default: the ERP owns name, price,
-                   weight, active and ean (EAN-13). A field the shop owns is never overwritten.
-    custom_fields  {PrestaShop product field: ERP raw key}, e.g. {"mpn": "ITGR"}: custom data
-                   carried from the ERP record's raw into the shop.
-    id_lang        the shop language the ERP's (single-language) name is written to (default 1).
-    create_missing create the shop product (and its combinations, where the ERP item has
-                   variants) when no shop product or combination has the SKU as reference
-                   (default CREATE_MISSING_DEFAULT). False keeps the "not in shop" skip.
+- `erp`: the ERP's value is written to the shop product (or combination) when it differs. A
+  shop edit of such a field is never sent to the ERP: it is listed under
+  `erp_owned_differences` with the reason, and the ERP's value is written back.
+- `shop`: the shop's value (when not empty) is sent to the ERP field the source names: a
+  canonical field (name, price, weight, active, ean) or a custom one (`raw.CFI1` on M3,
+  `raw.mpn` on TIMS). What was sent is `sent_to_erp`; differences are
+  `shop_owned_differences`. The source must name one ERP field for this to be possible.
 
-One record per item, key `product:<sku>`, collapsed and re-opened like stock records
-(integrations.services.records.sync_records_open_per_item). The record reads the ERP item and
-the shop
-product (or combination) whose reference is the SKU, then PATCHes only the fields that differ.
+Custom fields are rows like any other (e.g. target `mpn`, source `raw.CFI1`), so they travel
+both ways by the same ownership. Without an active product set the flow falls back to the
+older flow options (Integration.options["products"]: `fields` {canonical: erp|shop},
+`custom_fields` {shop field: ERP raw key}, always ERP-owned), kept for backwards
+compatibility only. Other options: `id_lang` (the shop language the ERP's single-language
+name is written to, default 1) and `create_missing` (create the shop product, and its
+combinations, when no shop product or combination has the SKU as reference; default
+CREATE_MISSING_DEFAULT).
 
-Shop -> ERP: a field the shop owns that differs from the ERP (and is not empty in the shop)
-is recorded under `shop_owned_differences` and sent to the ERP item, only that field:
-- TIMS (assumed interface): PATCH /items/{item_code} (profile operation item_update) with
-  description / list_price / weight / active / ean (`ean` is an assumed custom field).
-- M3: the connection option `item_update_transaction` (e.g. MMS200MI/UpdItmBasic, [D]
-  unverified: the reference pack has no item write) with ITDS (name) and NEWE (weight). M3
-  keeps price in price lists and EAN as alias numbers: those are noted, not sent. With the
-  option empty nothing is sent and the record's context says so (`erp_update_note`).
-ERP-owned fields are never sent to the ERP. What was sent is `sent_to_erp`.
+One record per item, key `product:<sku>`, whoever noticed the change: the ERP scan
+(products_scan), a shop webhook (product/combination events, routed in
+integrations.webhooks.routing) or the shop products poller (integrations.pollers.prestashop,
+date_upd cursor). Triggers re-open the same record (sync_record_enqueue / per-item open), so a
+webhook and a poll of one change are one record; the record reads both sides as they are when
+it runs and writes only what differs, so the second trigger writes nothing. A shop event
+without a reference (an older module, a combination event) opens a `prestashop:<resource>:<id>`
+record that only reads the reference and re-opens `product:<sku>` (never writes itself, so
+two records never race on one item).
+
+Loop safety: the record remembers (context `memory`) what it last wrote each way and what the
+shop stored. A value the other side keeps in another form (rounding, truncation) is not
+written again and again: an ERP-owned value already written whose shop value is still the
+one the shop stored is left alone; a shop-owned value already sent is not re-sent until the
+shop's value changes. The shop's date_upd after our write is remembered too, and the products
+poller drops a product whose date_upd is exactly that (our own write coming back).
+
+ERP writes: TIMS (assumed interface) PATCH /items/{item_code}; M3 through the connection
+option `item_update_transaction` (e.g. MMS200MI/UpdItmBasic, [D] unverified) with ITDS
+(name), NEWE (weight) and custom fields by their M3 name; M3 keeps price in price lists and
+EAN as alias numbers, so those are noted (`erp_update_note`), not sent.
 
 Creating (create_missing): the product is written with save_item (name in every shop
 language, a link_rewrite, the ERP's reference/price/weight/active/EAN), found first by its
@@ -33,12 +51,18 @@ in the shop's default category with no tax rule: a person finishes it in the sho
 existing product, ERP variants the shop lacks get their combination (existing ones are left).
 
 Gaps:
-- combinations carry only their own EAN and custom fields; price and weight are impacts on
-  the parent product, which stay the shop's.
+- combinations carry only the combination fields of the set (ean13, mpn, upc, isbn,
+  supplier_reference, location); price and weight are impacts on the parent, left to the shop.
+- PrestaShop features (product_features) are not carried: they are ids of feature values the
+  shop defines, not values; map custom data through product fields.
+- a combination edited in the back office does not move its product's date_upd (reference
+  §6.6), so only a webhook finds it; the poller finds combinations when their product changed.
 """
 
 import logging
-from dataclasses import dataclass, field
+import re
+import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -46,26 +70,40 @@ from typing import Any
 from django.utils import timezone
 
 from connectors.canonical import Product, Variant
+from connectors.catalog import Catalog, FieldType, TargetField
 from connectors.errors import NotFoundError, PermanentError, SkipRecord
 from connectors.models import System
+from connectors.prestashop import catalog as ps_catalog
 from connectors.prestashop import translate as ps_translate
 from connectors.prestashop.client import filter_equals
 from integrations.flows.base import FlowContext
 from integrations.flows.clients import ShopErpFlow
 from integrations.flows.registry import register
 from integrations.models import Direction, Integration, PollCursor
-from integrations.services.records import sync_records_open_per_item
+from integrations.services.records import (
+    REOPEN_FINISHED,
+    sync_record_enqueue,
+    sync_records_open_per_item,
+)
 from integrations.services.stock import item_missing
+from mappings import catalogs
+from mappings.engine import CompiledMapping, compiled_for, evaluate, failure
 
 logger = logging.getLogger(__name__)
 
 FLOW = "products"
+KEY_PREFIX = "product"
+# A shop event that names no reference gets a record under this prefix that only finds it.
+RESOLVE_PREFIX = "prestashop"
 # An ERP item missing in the shop is created there (the ERP owns the item master); with the
 # option off it is skipped with the reason and listed as unmatched.
 CREATE_MISSING_DEFAULT = True
 CURSOR_STREAM = "products:erp"
-DEFAULT_OWNERS = {"name": "erp", "price": "erp", "weight": "erp", "active": "erp", "ean": "erp"}
-# canonical field -> PrestaShop field, per shop resource
+ITEM_MASTER_OPERATION = "products.item_master"
+ERP, SHOP = "erp", "shop"
+# Flow options fallback (no product mapping set): canonical field -> owner.
+DEFAULT_OWNERS = {"name": ERP, "price": ERP, "weight": ERP, "active": ERP, "ean": ERP}
+# canonical field -> PrestaShop product field (the options fallback and the default sets)
 PRODUCT_FIELDS = {
     "name": "name",
     "price": "price",
@@ -73,7 +111,10 @@ PRODUCT_FIELDS = {
     "active": "active",
     "ean": "ean13",
 }
-COMBINATION_FIELDS = {"ean": "ean13"}
+# Shop fields a combination has of its own (price and weight there are impacts).
+COMBINATION_FIELDS = frozenset({"ean13", "mpn", "upc", "isbn", "supplier_reference", "location"})
+# Multi-language shop fields: {language id: text}; the ERP's one text goes to `id_lang`.
+LANGUAGE_FIELDS = frozenset({"name", "description_short", "description"})
 # canonical field -> the ERP item's field, for shop-owned fields sent back (ASSUMED for TIMS).
 TIMS_ITEM_FIELDS = {
     "name": "description",
@@ -84,37 +125,165 @@ TIMS_ITEM_FIELDS = {
 }
 # M3 basic data through item_update_transaction ([D]); price and EAN live elsewhere in M3.
 M3_ITEM_FIELDS = {"name": "ITDS", "weight": "NEWE"}
+# A mapping source that names one ERP field: a canonical field or raw.<ERP field name>.
+_PLAIN_SOURCE = re.compile(r"^(?:raw\.)?[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _custom(name: str, kind: FieldType = FieldType.STRING, length: int | None = 64, text=""):
+    return TargetField(name, kind, max_length=length, description=text or "custom field")
+
+
+# What the item-master mapping rows may target: the product fields the flow compares and
+# writes. Nothing is required: a set maps the fields it wants, the shop keeps the rest. Sizes
+# from the 1.7/8 Product ObjectModel [unverified, as connectors.prestashop.catalog.PRODUCT].
+ITEM_MASTER = catalogs.register(
+    Catalog(
+        ps_catalog.SYSTEM,
+        ITEM_MASTER_OPERATION,
+        (
+            TargetField("name", FieldType.STRING, max_length=128, description="multi-language"),
+            TargetField("price", FieldType.NUMBER, decimals=6),
+            TargetField("weight", FieldType.NUMBER, decimals=6),
+            TargetField("active", FieldType.BOOLEAN),
+            TargetField("ean13", FieldType.STRING, max_length=13, description="digits only"),
+            _custom("mpn", length=40, text="manufacturer part number"),
+            _custom("upc", length=12),
+            _custom("isbn", length=32),
+            _custom("supplier_reference", length=64),
+            _custom("location", length=255, text="combination location"),
+            _custom("wholesale_price", FieldType.NUMBER, None, "cost price"),
+            _custom("width", FieldType.NUMBER, None),
+            _custom("height", FieldType.NUMBER, None),
+            _custom("depth", FieldType.NUMBER, None),
+            _custom("description_short", length=800, text="multi-language summary"),
+        ),
+        "Item master both ways: each row's owner says which side's value wins.",
+    )
+)
 
 
 @dataclass(frozen=True)
-class ProductOptions:
-    owners: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_OWNERS))
-    custom_fields: dict[str, str] = field(default_factory=dict)
+class FieldRule:
+    """One shop field of the item master and who owns it."""
+
+    shop_field: str
+    owner: str
+    # Where the value lives in the ERP: a canonical field (name, price…) or "raw.<field>";
+    # "" when the mapping's source is an expression (then the shop cannot own it).
+    erp_field: str
+    kind: FieldType
+
+
+@dataclass(frozen=True)
+class ItemMaster:
+    """The rules of one integration: from its active product mapping set, or the options."""
+
+    rules: tuple[FieldRule, ...]
+    origin: str
+    compiled: CompiledMapping | None = None
     id_lang: int = 1
     create_missing: bool = CREATE_MISSING_DEFAULT
 
-    @classmethod
-    def of(cls, integration: Integration) -> "ProductOptions":
-        raw = integration.flow_options(FLOW)
-        owners = {**DEFAULT_OWNERS, **(raw.get("fields") or {})}
-        bad = {k: v for k, v in owners.items() if v not in ("erp", "shop")}
-        if bad or set(owners) - set(PRODUCT_FIELDS):
-            raise PermanentError(
-                f"integration {integration.slug}: options.products.fields must map "
-                f"{', '.join(PRODUCT_FIELDS)} to 'erp' or 'shop', got {owners}",
-                field="options.products.fields",
-                value=owners,
-            )
-        return cls(
-            owners=owners,
-            custom_fields=dict(raw.get("custom_fields") or {}),
-            id_lang=int(raw.get("id_lang") or 1),
-            create_missing=_flag(raw.get("create_missing"), CREATE_MISSING_DEFAULT),
+    def erp_values(self, product: Product) -> dict[str, Any]:
+        """The ERP's value of each shop field, in the shop field's type. A mapping violation
+        on an ERP-owned field stops the record (needs attention naming field and value)."""
+        if self.compiled is None:
+            return {r.shop_field: _erp_value(product, r.erp_field) for r in self.rules}
+        payload, violations = evaluate(self.compiled, product)
+        owned = {r.shop_field for r in self.rules if r.owner == ERP}
+        blocking = [v for v in violations if v.field in owned]
+        if blocking:
+            raise failure(self.compiled, blocking)
+        bad = {v.field for v in violations}
+        return {k: v for k, v in payload.items() if k not in bad}
+
+
+_spec_cache: dict[int, tuple[tuple, tuple[FieldRule, ...], CompiledMapping]] = {}
+_spec_lock = threading.Lock()
+
+
+def item_master(integration: Integration) -> ItemMaster:
+    """The item master rules in force now (one small query; rows read once per set version)."""
+    from mappings.models import Entity, FieldMapping, MappingSet, TargetSystem
+
+    raw = integration.flow_options(FLOW)
+    id_lang = int(raw.get("id_lang") or 1)
+    create_missing = _flag(raw.get("create_missing"), CREATE_MISSING_DEFAULT)
+    found = (
+        MappingSet.objects.filter(
+            integration=integration,
+            entity=Entity.PRODUCT,
+            target_system=TargetSystem.PRESTASHOP,
+            active=True,
         )
+        .order_by("-updated_at")
+        .first()
+    )
+    if found is None:
+        rules = _rules_from_options(integration, raw)
+        return ItemMaster(
+            rules, "options.products (no active product mapping set)", None, id_lang, create_missing
+        )
+    key = (found.pk, found.version, found.updated_at)
+    hit = _spec_cache.get(found.pk)
+    if hit is None or hit[0] != key:
+        compiled = compiled_for(found)
+        rows = FieldMapping.objects.filter(mapping_set=found).values_list(
+            "target_field", "source", "owner"
+        )
+        rules = tuple(_rule(found.name, t, s, o) for t, s, o in rows)
+        with _spec_lock:
+            _spec_cache[found.pk] = hit = (key, rules, compiled)
+    return ItemMaster(
+        hit[1], f"mapping set {found.name!r} v{found.version}", hit[2], id_lang, create_missing
+    )
+
+
+def _rule(set_name: str, target: str, source: str, owner: str) -> FieldRule:
+    target_field = ITEM_MASTER.get(target)
+    kind = target_field.type if target_field is not None else FieldType.STRING
+    first = source.split("||")[0].strip()
+    erp_field = first if _PLAIN_SOURCE.match(first) else ""
+    if owner == SHOP and not erp_field:
+        raise PermanentError(
+            f"mapping set {set_name!r}: shop-owned field {target!r} has source {source!r}, "
+            "which names no single ERP field; give a canonical field (name, price, weight, "
+            "active, ean) or raw.<ERP field>, or make the ERP its owner",
+            field=target,
+            value=source,
+        )
+    if owner == SHOP and not erp_field.startswith("raw.") and erp_field not in PRODUCT_FIELDS:
+        raise PermanentError(
+            f"mapping set {set_name!r}: shop-owned field {target!r} goes to {erp_field!r}, "
+            f"which is not an ERP item field; use one of {', '.join(PRODUCT_FIELDS)} or "
+            "raw.<ERP field>",
+            field=target,
+            value=source,
+        )
+    return FieldRule(target, owner, erp_field, kind)
+
+
+def _rules_from_options(integration: Integration, raw: dict[str, Any]) -> tuple[FieldRule, ...]:
+    owners = {**DEFAULT_OWNERS, **(raw.get("fields") or {})}
+    bad = {k: v for k, v in owners.items() if v not in (ERP, SHOP)}
+    if bad or set(owners) - set(PRODUCT_FIELDS):
+        raise PermanentError(
+            f"integration {integration.slug}: options.products.fields must map "
+            f"{', '.join(PRODUCT_FIELDS)} to 'erp' or 'shop', got {owners}",
+            field="options.products.fields",
+            value=owners,
+        )
+    rules = [
+        FieldRule(PRODUCT_FIELDS[name], owner, name, ITEM_MASTER.get(PRODUCT_FIELDS[name]).type)
+        for name, owner in owners.items()
+    ]
+    for shop_field, raw_key in (raw.get("custom_fields") or {}).items():
+        rules.append(FieldRule(shop_field, ERP, f"raw.{raw_key}", FieldType.STRING))
+    return tuple(rules)
 
 
 class ErpItems:
-    """The ERP's item master, read-only (see the module's gaps)."""
+    """The ERP's item master: read, and written for the fields the shop owns."""
 
     def __init__(self, integration: Integration) -> None:
         connection = integration.erp_connection
@@ -158,42 +327,67 @@ class ErpItems:
         return [p.sku for p in self.client.list_items(modified_since=since)]
 
     def update(self, sku: str, values: dict[str, Any]) -> tuple[list[str], str]:
-        """Send shop-owned values {canonical field: value} to the ERP item.
+        """Send shop-owned values {ERP field: value} to the ERP item; an ERP field is a
+        canonical name (name, price…) or "raw.<the ERP's own field>" (a custom field).
 
-        Returns (the canonical fields sent, a note on what was not sent and why)."""
+        Returns (the ERP fields sent, a note on what was not sent and why)."""
         if self.system == System.INFOR_M3:
             return self._update_m3(sku, values)
-        changes = {TIMS_ITEM_FIELDS[name]: value for name, value in values.items()}
+        changes = {_tims_field(name): value for name, value in values.items()}
         self.client.update_item(sku, changes)
         return sorted(values), ""
 
     def _update_m3(self, sku: str, values: dict[str, Any]) -> tuple[list[str], str]:
         from connectors.infor import operations
 
-        unsupported = sorted(set(values) - set(M3_ITEM_FIELDS))
+        writable = {n for n in values if n in M3_ITEM_FIELDS or n.startswith("raw.")}
+        unsupported = sorted(set(values) - writable)
         note = (
-            f"shop-owned {', '.join(unsupported)} not sent to M3 item {sku}: only name (ITDS) "
-            "and weight (NEWE) go through item_update_transaction (M3 keeps prices in price "
-            "lists and EANs as alias numbers)"
+            f"shop-owned {', '.join(unsupported)} not sent to M3 item {sku}: only name (ITDS), "
+            "weight (NEWE) and custom fields go through item_update_transaction (M3 keeps "
+            "prices in price lists and EANs as alias numbers)"
             if unsupported
             else ""
         )
-        record = {M3_ITEM_FIELDS[n]: v for n, v in values.items() if n in M3_ITEM_FIELDS}
+        record = {_m3_field(n): v for n, v in values.items() if n in writable}
         if not record:
             return [], note
         if not self.client.settings.item_update_transaction.strip():
-            names = sorted(n for n in values if n in M3_ITEM_FIELDS)
             disabled = (
-                f"shop-owned {', '.join(names)} not sent to M3 item {sku}: set the "
+                f"shop-owned {', '.join(sorted(writable))} not sent to M3 item {sku}: set the "
                 "M3 connection option 'item_update_transaction' (e.g. MMS200MI/UpdItmBasic, "
                 "unverified: confirm it on the tenant)"
             )
             return [], "; ".join(t for t in (disabled, note) if t)
         operations.item_update(self.client, itno=sku, record=record)
-        return sorted(n for n in values if n in M3_ITEM_FIELDS), note
+        return sorted(writable), note
 
     def close(self) -> None:
         self.client.session.close()
+
+
+def _tims_field(name: str) -> str:
+    return name.removeprefix("raw.") if name.startswith("raw.") else TIMS_ITEM_FIELDS[name]
+
+
+def _m3_field(name: str) -> str:
+    return name.removeprefix("raw.") if name.startswith("raw.") else M3_ITEM_FIELDS[name]
+
+
+# Context keys one run writes afresh; `memory` outlives runs (loop safety, see the module).
+RUN_KEYS = (
+    "written",
+    "shop_owned_differences",
+    "erp_owned_differences",
+    "not_resent",
+    "sent_to_erp",
+    "erp_update_note",
+    "combinations_created",
+    "created",
+    "trigger",
+    "mapping",
+    "opened",
+)
 
 
 @register
@@ -202,24 +396,34 @@ class ProductsFlow(ShopErpFlow):
     direction = Direction.ERP_TO_SHOP
     entity = "product"
 
-    def __init__(self, integration: Integration) -> None:
-        super().__init__(integration)
-        self.options = ProductOptions.of(integration)
-
     def make_erp(self) -> "ErpItems":
         return ErpItems(self.integration)
 
     def extract(self, ctx: FlowContext) -> dict[str, Any]:
+        for key in RUN_KEYS:
+            ctx.state.pop(key, None)
+        trigger = ctx.record.payload_in if isinstance(ctx.record.payload_in, dict) else {}
+        if trigger.get("event"):
+            how = "poll" if trigger.get("polled") else "webhook"
+            ctx.state["trigger"] = f"shop {trigger['event']} ({how})"
+        if not ctx.record.idempotency_key.startswith(f"{KEY_PREFIX}:"):
+            return self._find_reference(ctx)
+        spec = item_master(self.integration)
+        ctx.state["mapping"] = spec.origin
         sku = ctx.record.source_id
         item = self.erp.get(sku)
         if item is None:
-            raise SkipRecord(f"item {sku} is not in the ERP; the shop's product is left as it is")
+            raise SkipRecord(
+                f"item {sku} is not in the ERP; the shop's product {sku} is left as it is and "
+                "nothing is sent to the ERP (give the shop product the ERP item number as "
+                "reference, or create the item in the ERP)"
+            )
         combos = self.shop.list_records("combinations", filters={"reference": filter_equals(sku)})
         if combos:
             resource, record = "combinations", combos[0]
         else:
             products = self.shop.list_records("products", filters={"reference": filter_equals(sku)})
-            if not products and self.options.create_missing:
+            if not products and spec.create_missing:
                 return {
                     "sku": sku,
                     "resource": "new",
@@ -240,7 +444,25 @@ class ProductsFlow(ShopErpFlow):
             "erp": item.model_dump(mode="json"),
         }
 
+    def _find_reference(self, ctx: FlowContext) -> dict[str, Any]:
+        """A shop event that named no reference: read it, so the item's own record runs."""
+        resource, _, shop_id = ctx.record.source_id.partition("/")
+        what = "combination" if resource == "combinations" else "product"
+        try:
+            found = self.shop.get(resource, shop_id, display="[id,reference]")
+        except NotFoundError:
+            raise SkipRecord(f"shop {what} {shop_id} no longer exists: nothing to carry") from None
+        sku = str(found.get("reference") or "").strip()
+        if not sku:
+            raise SkipRecord(
+                f"shop {what} {shop_id} has no reference, so no ERP item matches it; give it "
+                "the ERP item number as reference to carry it"
+            )
+        return {"resolve": sku, "resource": resource, "id": shop_id}
+
     def transform(self, ctx: FlowContext, data: dict[str, Any]) -> dict[str, Any]:
+        if "resolve" in data:
+            return data
         erp = Product.model_validate(data["erp"])
         record = data["shop"]
         resource = data["resource"]
@@ -248,54 +470,131 @@ class ProductsFlow(ShopErpFlow):
             # Nothing in the shop to own a field yet: the new product starts from the ERP.
             ctx.state["shop_owned_differences"] = []
             return {"resource": "new", "product": data["erp"], "erp_changes": {}}
-        fields = PRODUCT_FIELDS if resource == "products" else COMBINATION_FIELDS
+        spec = item_master(self.integration)
+        memory = _memory(ctx)
+        wanted_all = spec.erp_values(erp)
         changes: dict[str, Any] = {}
+        planned: dict[str, str] = {}
         shop_owned: list[dict[str, Any]] = []
+        erp_owned: list[dict[str, Any]] = []
+        not_resent: list[dict[str, Any]] = []
         erp_changes: dict[str, Any] = {}
-        for name, shop_field in fields.items():
-            wanted = _erp_value(erp, name)
-            current = _shop_value(record, shop_field, self.options.id_lang)
-            if self.options.owners.get(name) == "shop":
+        for rule in spec.rules:
+            name = rule.shop_field
+            if resource == "combinations" and name not in COMBINATION_FIELDS:
+                continue
+            if name not in record:
+                continue  # not a field of this shop resource
+            wanted = wanted_all.get(name)
+            current = _shop_value(record, name, spec.id_lang)
+            if rule.owner == SHOP:
                 # The shop's value goes to the ERP; an empty one never blanks the ERP's.
-                if _blank(current) or (wanted is not None and _same(name, current, wanted)):
+                if _blank(current) or (wanted is not None and _same(rule.kind, current, wanted)):
                     continue
-                shop_owned.append({"field": name, "shop": current, "erp": _shown(wanted)})
-                erp_changes[name] = _erp_wire(name, current)
+                difference = {"field": name, "shop": _shown(current), "erp": _shown(wanted)}
+                sent = memory["to_erp"].get(rule.erp_field)
+                if sent is not None and sent == _plain(rule.kind, current):
+                    # Sent before and the ERP keeps another form of it: not again (no loop).
+                    not_resent.append(
+                        {**difference, "reason": "already sent; the ERP keeps it as shown"}
+                    )
+                    continue
+                shop_owned.append(difference)
+                erp_changes[rule.erp_field] = _erp_wire(rule.kind, current)
                 continue
-            if wanted is None or _same(name, current, wanted):
+            if wanted is None or _same(rule.kind, current, wanted):
                 continue
-            if shop_field == "name":
-                languages = _languages(record.get("name"))
-                languages[self.options.id_lang] = str(wanted)
-                changes["name"] = languages
+            last = memory["to_shop"].get(name)
+            if (
+                last is not None
+                and last["sent"] == _plain(rule.kind, wanted)
+                and last["stored"] == _plain(rule.kind, current)
+            ):
+                continue  # the shop stores our last value in its own form: written already
+            erp_owned.append(
+                {
+                    "field": name,
+                    "shop": _shown(current),
+                    "erp": _shown(wanted),
+                    "reason": "the ERP owns it: the shop's value is not sent to the ERP and "
+                    "is replaced by the ERP's",
+                }
+            )
+            planned[name] = _plain(rule.kind, wanted)
+            if name in LANGUAGE_FIELDS:
+                languages = _languages(record.get(name))
+                languages[spec.id_lang] = str(wanted)
+                changes[name] = languages
             else:
-                changes[shop_field] = _wire(name, wanted)
-        for shop_field, raw_key in self.options.custom_fields.items():
-            value = erp.raw.get(raw_key)
-            if value not in (None, "") and str(record.get(shop_field) or "") != str(value):
-                changes[shop_field] = str(value)
+                changes[name] = _wire(rule.kind, wanted)
         ctx.state["shop_owned_differences"] = shop_owned
+        if erp_owned:
+            ctx.state["erp_owned_differences"] = erp_owned
+        if not_resent:
+            ctx.state["not_resent"] = not_resent
         return {
             "resource": resource,
             "id": str(record["id"]),
             "changes": changes,
+            "planned": planned,
+            "id_lang": spec.id_lang,
+            "kinds": {r.shop_field: r.kind.value for r in spec.rules},
             "erp_changes": erp_changes,
+            "erp_kinds": {r.erp_field: r.kind.value for r in spec.rules if r.owner == SHOP},
             "variants": [v.model_dump(mode="json") for v in erp.variants]
-            if resource == "products" and self.options.create_missing
+            if resource == "products" and spec.create_missing
             else [],
         }
 
     def load(self, ctx: FlowContext, payload: dict[str, Any]) -> str:
+        if "resolve" in payload:
+            return self._open_item_record(ctx, payload)
         if payload["resource"] == "new":
             return self._create(ctx, Product.model_validate(payload["product"]))
         if payload["changes"]:
-            self.shop.update(payload["resource"], payload["id"], payload["changes"])
+            stored = self.shop.update(payload["resource"], payload["id"], payload["changes"])
+            self._remember_shop_write(ctx, payload, stored)
         ctx.state["written"] = sorted(payload["changes"])
         created = self._missing_combinations(payload["id"], payload.get("variants") or [])
         if created:
             ctx.state["combinations_created"] = created
-        self._send_to_erp(ctx, payload.get("erp_changes") or {})
+        self._send_to_erp(ctx, payload.get("erp_changes") or {}, payload.get("erp_kinds") or {})
         return f"{payload['resource']}/{payload['id']}"
+
+    def _open_item_record(self, ctx: FlowContext, payload: dict[str, Any]) -> str:
+        # This record never writes: the item's own record does, so a webhook without a
+        # reference and a poll (or the ERP scan) never run two writers for one item.
+        sku = payload["resolve"]
+        trigger = ctx.record.payload_in if isinstance(ctx.record.payload_in, dict) else {}
+        outcome = sync_record_enqueue(
+            integration=self.integration,
+            flow=FLOW,
+            source_id=sku,
+            source_system=ctx.record.source_system,
+            direction=Direction.ERP_TO_SHOP,
+            reference=sku,
+            payload=trigger,
+            idempotency_key=f"{KEY_PREFIX}:{sku}",
+            reopen=REOPEN_FINISHED,
+        )
+        ctx.state["opened"] = {
+            "record": outcome.record.pk,
+            "key": f"{KEY_PREFIX}:{sku}",
+            "queued": outcome.queued,
+        }
+        return f"record/{outcome.record.pk}"
+
+    def _remember_shop_write(
+        self, ctx: FlowContext, payload: dict[str, Any], stored: dict[str, Any]
+    ) -> None:
+        memory = _memory(ctx)
+        for name, sent in payload["planned"].items():
+            kind = FieldType(payload["kinds"].get(name, FieldType.STRING.value))
+            value = _shop_value(stored, name, payload["id_lang"]) if name in stored else sent
+            memory["to_shop"][name] = {"sent": sent, "stored": _plain(kind, value)}
+        if payload["resource"] == "products" and stored.get("date_upd"):
+            # The poller drops a product whose date_upd is exactly this: our own write.
+            memory["shop_date_upd"] = str(stored["date_upd"])
 
     def _create(self, ctx: FlowContext, product: Product) -> str:
         # save_item looks the product (and each combination) up by reference before it
@@ -321,17 +620,31 @@ class ProductsFlow(ShopErpFlow):
             created.append(str(record.get("id")))
         return created
 
-    def _send_to_erp(self, ctx: FlowContext, values: dict[str, Any]) -> None:
+    def _send_to_erp(self, ctx: FlowContext, values: dict[str, Any], kinds: dict[str, str]) -> None:
         if not values:
             return
         sent, note = self.erp.update(ctx.record.source_id, values)
-        ctx.state["sent_to_erp"] = sent
+        ctx.state["sent_to_erp"] = sorted(sent)
+        memory = _memory(ctx)
+        for name in sent:
+            kind = FieldType(kinds.get(name, FieldType.STRING.value))
+            memory["to_erp"][name] = _plain(kind, values[name])
         if note:
             ctx.state["erp_update_note"] = note
             logger.warning("integration %s: %s", self.integration.slug, note)
 
 
-def _erp_value(product: Product, name: str) -> Any:
+def _memory(ctx: FlowContext) -> dict[str, Any]:
+    memory = ctx.state.setdefault("memory", {})
+    memory.setdefault("to_shop", {})
+    memory.setdefault("to_erp", {})
+    return memory
+
+
+def _erp_value(product: Product, erp_field: str) -> Any:
+    if erp_field.startswith("raw."):
+        value = product.raw.get(erp_field.removeprefix("raw."))
+        return None if value in (None, "") else value
     return {
         "name": product.name,
         "price": product.price,
@@ -339,19 +652,37 @@ def _erp_value(product: Product, name: str) -> Any:
         "active": product.active,
         # TIMS carries an EAN (if at all) as the assumed custom field `ean`, kept in raw.
         "ean": product.ean or str(product.raw.get("ean") or "") or None,
-    }[name]
+    }[erp_field]
 
 
 def _blank(value: Any) -> bool:
     return value is None or str(value).strip() == ""
 
 
-def _erp_wire(name: str, value: Any) -> Any:
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _erp_wire(kind: FieldType, value: Any) -> Any:
     """A shop value as the ERP update takes it (JSON-storable: Decimals as strings)."""
-    if name == "active":
-        return str(value) in ("1", "True", "true")
-    if name in ("price", "weight"):
+    if kind == FieldType.BOOLEAN:
+        return _truthy(value)
+    if kind == FieldType.NUMBER:
         return str(Decimal(str(value)).normalize())
+    return str(value)
+
+
+def _plain(kind: FieldType, value: Any) -> str:
+    """One text per value, to compare with what was written before (stored in context)."""
+    if value is None:
+        return ""
+    if kind == FieldType.BOOLEAN:
+        return "1" if (value is True or _truthy(value)) else "0"
+    if kind == FieldType.NUMBER:
+        try:
+            return str(Decimal(str(value)).normalize())
+        except InvalidOperation:
+            return str(value)
     return str(value)
 
 
@@ -373,28 +704,28 @@ def _languages(value: Any) -> dict[int, str]:
 
 def _shop_value(record: dict[str, Any], shop_field: str, id_lang: int) -> Any:
     value = record.get(shop_field)
-    if shop_field == "name":
-        return _languages(value).get(id_lang, "") if not isinstance(value, str) else value
+    if shop_field in LANGUAGE_FIELDS and not isinstance(value, str):
+        return _languages(value).get(id_lang, "")
     if shop_field == "ean13":
         return ps_translate.clean_ean(str(value or ""))
     return value
 
 
-def _same(name: str, current: Any, wanted: Any) -> bool:
-    if name in ("price", "weight"):
+def _same(kind: FieldType, current: Any, wanted: Any) -> bool:
+    if kind == FieldType.NUMBER:
         try:
             return Decimal(str(current or 0)) == Decimal(str(wanted))
         except InvalidOperation:
             return False
-    if name == "active":
-        return (str(current) in ("1", "True", "true")) == bool(wanted)
+    if kind == FieldType.BOOLEAN:
+        return _truthy(current) == (wanted is True or _truthy(wanted))
     return str(current or "") == str(wanted or "")
 
 
-def _wire(name: str, value: Any) -> Any:
-    if name == "active":
-        return 1 if value else 0
-    if name in ("price", "weight"):
+def _wire(kind: FieldType, value: Any) -> Any:
+    if kind == FieldType.BOOLEAN:
+        return 1 if (value is True or _truthy(value)) else 0
+    if kind == FieldType.NUMBER:
         return Decimal(str(value)).quantize(Decimal("0.000001"))
     return str(value)
 

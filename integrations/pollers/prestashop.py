@@ -12,11 +12,13 @@ idempotency keys absorb what is read twice.
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 
-from connectors.prestashop.client import EPOCH, PrestaShopClient, filter_between
+from connectors.prestashop.client import EPOCH, PrestaShopClient, filter_between, filter_equals
 from connectors.prestashop.translate import DATE_FORMAT, format_date
+from integrations.models import Integration, SyncRecord
 from integrations.pollers.base import Change, Poller
 from integrations.pollers.registry import register
 
@@ -26,6 +28,9 @@ OVERLAP = timedelta(seconds=getattr(settings, "POLL_OVERLAP_SECONDS", 300))
 INITIAL_LOOKBACK = timedelta(hours=getattr(settings, "POLL_INITIAL_LOOKBACK_HOURS", 24))
 # Rows per request: ids and dates only, so a large page is cheap.
 PAGE_SIZE = 500
+# The event a polled product becomes when it is our own last write coming back
+# (integrations.webhooks.routing ignores it with that reason).
+ECHO_EVENT = "product.echo"
 
 
 class PrestaShopPoller(Poller):
@@ -102,5 +107,74 @@ class CustomersPoller(PrestaShopPoller):
     event_type = "customer.updated"
 
 
-# No products stream: the ERP owns item master data here (integrations.flows.products scans the
-# ERP), so shop product changes are not work of their own (see webhooks.routing).
+@register("prestashop", "prestashop.products")
+class ProductsPoller(PrestaShopPoller):
+    """Products changed in the shop (the back office sends no webhook), keyed by their
+    reference like the ERP scan, so both open the item's one record (integrations.flows.
+    products). The combinations of each changed product follow it, keyed by their own
+    reference. A product whose date_upd is exactly the one our own last write left
+    (remembered by its record) is our echo and is dropped, so a write never bounces back.
+    """
+
+    stream = "prestashop.products"
+    flow = "products"
+    resource = "products"
+    event_type = "product.updated"
+    display = "[id,date_upd,reference]"
+
+    def fetch(self, since: str | None) -> Iterator[Change]:
+        page: list[Change] = []
+        for change in super().fetch(since):
+            page.append(change)
+            if len(page) == PAGE_SIZE:
+                yield from self._without_echoes(page)
+                page = []
+        if page:
+            yield from self._without_echoes(page)
+
+    def _without_echoes(self, page: list[Change]) -> Iterator[Change]:
+        written = _last_written_dates(self.integration, [c.data.get("reference") for c in page])
+        changed = []
+        for change in page:
+            reference = str(change.data.get("reference") or "")
+            if reference and written.get(reference) == str(change.data.get("date_upd")):
+                # Routed to an IgnoreRoute (counted as ignored), so the cursor still moves.
+                yield Change(ECHO_EVENT, change.data, cursor=change.cursor)
+            else:
+                changed.append(change)
+        combinations = self._combinations_of([c.data["id"] for c in changed])
+        for change in changed:
+            yield change
+            for row in combinations.get(str(change.data["id"]), ()):
+                # No cursor of its own (combinations have no date_upd): the product's moves it.
+                yield Change(
+                    "combination.updated",
+                    {"resource": "combinations", "date_upd": change.data.get("date_upd"), **row},
+                )
+
+    def _combinations_of(self, product_ids: list[Any]) -> dict[str, list[dict[str, Any]]]:
+        if not product_ids:
+            return {}
+        rows = self.client.list_records(
+            "combinations",
+            filters={"id_product": filter_equals(*product_ids)},
+            display="[id,id_product,reference]",
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            found.setdefault(str(row.get("id_product")), []).append(row)
+        return found
+
+
+def _last_written_dates(integration: Integration, references: list[Any]) -> dict[str, str]:
+    """{sku: the shop date_upd our last write to that product left}, from the item records."""
+    keys = [f"product:{r}" for r in references if r not in (None, "")]
+    if not keys:
+        return {}
+    rows = SyncRecord.objects.filter(
+        integration=integration, flow="products", idempotency_key__in=keys
+    ).values_list("source_id", "context")
+    return {
+        sku: str(((context or {}).get("memory") or {}).get("shop_date_upd") or "")
+        for sku, context in rows
+    }

@@ -30,6 +30,8 @@ class Route:
     # Finished statuses a new event re-opens (services.records: REOPEN_SKIPPED for orders,
     # REOPEN_FINISHED for per-item records that compute from current state).
     reopen: tuple[str, ...] = ()
+    # Used instead when the event lacks a field this route's templates need.
+    fallback: "Route | None" = None
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,33 @@ _CUSTOMER = Route("customers", source_id="{id}", key="customer:{id}", reopen=REO
 _ADDRESS = Route(
     "customers", source_id="{id_customer}", key="customer:{id_customer}", reopen=REOPEN_FINISHED
 )
-# The ERP owns item master data and stock (integrations.flows.products / inventory): a shop-side
-# change is corrected by the ERP's next scan, never pushed back as work of its own.
-_PRODUCT = IgnoreRoute(
-    "the ERP owns products here: the products scan brings ERP changes to the shop, and "
-    "shop-owned fields are reported, not sent (no ERP connector writes items)"
+# Item master (integrations.flows.products): one record per item, keyed by the ERP sku (the
+# shop product's or combination's reference), the same key the ERP scan uses, so a shop
+# change and an ERP change of one item (and a webhook and a poll of one change) meet on one
+# record, re-opened when finished; it reads both sides when it runs and each field goes the
+# way its owner in the mapping set says. An event without a reference (the module sends
+# ids only; combination events) opens a record that reads the reference and then opens the
+# item's record (it never writes itself).
+_PRODUCT_BY_ID = Route(
+    "products",
+    source_id="{resource}/{id}",
+    key="prestashop:{resource}:{id}",
+    direction=Direction.ERP_TO_SHOP,
+    reopen=REOPEN_FINISHED,
+)
+_PRODUCT = Route(
+    "products",
+    source_id="{reference}",
+    key="product:{reference}",
+    reference="{reference}",
+    direction=Direction.ERP_TO_SHOP,
+    reopen=REOPEN_FINISHED,
+    fallback=_PRODUCT_BY_ID,
+)
+# The products poller's name for a product whose date_upd is the one our own last write left.
+_PRODUCT_ECHO = IgnoreRoute(
+    "our own last write to this product coming back (its date_upd is the one that write "
+    "left): nothing changed in the shop since"
 )
 _STOCK = IgnoreRoute(
     "the ERP's stock feed decides shop stock: the inventory scans publish ERP availability, "
@@ -99,7 +123,11 @@ DEFAULT_ROUTES: dict[tuple[str, str], Route | IgnoreRoute] = {
     ("prestashop", "customer.created"): _CUSTOMER,
     ("prestashop", "customer.updated"): _CUSTOMER,
     ("prestashop", "address.created"): _ADDRESS,
+    ("prestashop", "product.created"): _PRODUCT,
     ("prestashop", "product.updated"): _PRODUCT,
+    ("prestashop", "combination.created"): _PRODUCT,
+    ("prestashop", "combination.updated"): _PRODUCT,
+    ("prestashop", "product.echo"): _PRODUCT_ECHO,
     ("prestashop", "stock.updated"): _STOCK,
     ("infor", "SyncSalesOrder"): _BOD,
     ("infor", "SyncShipment"): _BOD_STATE,
@@ -169,6 +197,8 @@ def route_event(
         else Route(flow, source_id="{id}", key=source + ":" + event_type + ":{id}")
     )
     values = _Fields(event_type=event_type, source=source, data=data)
+    if route.fallback is not None and not values.has_all(route.key, route.source_id):
+        route = route.fallback
     return RecordSpec(
         flow=flow,
         source_system=SOURCE_SYSTEMS[source],
@@ -185,6 +215,14 @@ class _Fields:
         self.event_type = event_type
         self.source = source
         self.data = data
+
+    def has_all(self, *templates: str) -> bool:
+        return all(
+            self.data.get(name) not in (None, "")
+            for template in templates
+            for _literal, name, _spec, _conv in string.Formatter().parse(template)
+            if name is not None
+        )
 
     def render(self, template: str, what: str, *, required: bool = True) -> str:
         parts = []

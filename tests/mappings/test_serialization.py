@@ -129,7 +129,7 @@ def test_install_default_mappings_is_idempotent():
         or "created" in first
     )
     counts = (MappingSet.objects.count(), FieldMapping.objects.count(), ValueMap.objects.count())
-    assert counts[0] == 6
+    assert counts[0] == 8
     second = run("install_default_mappings")
     assert "0 created, 0 updated" in second
     assert (

@@ -228,6 +228,28 @@ class ShopState:
             combination["default_on"] = 1
         self.stock_written(row)
 
+    def back_office_edit(self, resource: str, record_id: int, **values: Any) -> dict[str, Any]:
+        """A person saving the record in the back office: no webservice call, no webhook.
+
+        Products get a new date_upd, always later than the one they had: two saves within
+        one second are two changes, as a person's edit after an integration's write is.
+        A combination save leaves its product's date_upd alone (reference §6.6)."""
+        with self.lock:
+            record = self.tables[resource][record_id]
+            for name, value in values.items():
+                if isinstance(record.get(name), dict) and not isinstance(value, dict):
+                    record[name] = {key: value for key in record[name]}  # every language
+                else:
+                    record[name] = value
+            if "date_upd" in record:
+                previous = record.get("date_upd") or ""
+                stamp = self.now()
+                if previous and stamp <= previous:
+                    later = datetime.strptime(previous, DATE_FORMAT) + timedelta(seconds=1)
+                    stamp = later.strftime(DATE_FORMAT)
+                record["date_upd"] = stamp
+            return record
+
     def catalogue_deleted(self, resource: str, record: dict[str, Any]) -> None:
         """A product or combination was deleted: its stock rows and associations go too."""
         stock = self.tables["stock_availables"]
