@@ -61,9 +61,9 @@ _ADDRESS = Route(
 # shop product's or combination's reference), the same key the ERP scan uses, so a shop
 # change and an ERP change of one item (and a webhook and a poll of one change) meet on one
 # record, re-opened when finished; it reads both sides when it runs and each field goes the
-# way its owner in the mapping set says. An event without a reference (the module sends
-# ids only; combination events) opens a record that reads the reference and then opens the
-# item's record (it never writes itself).
+# way its owner in the mapping set says. An event without a reference (an older module or
+# another sender) opens a record that reads the reference and then opens the item's record
+# (it never writes itself).
 _PRODUCT_BY_ID = Route(
     "products",
     source_id="{resource}/{id}",

@@ -114,6 +114,27 @@ def test_an_event_the_module_builds_and_signs_is_accepted_and_routed(client, int
     )
 
 
+@needs_php
+@pytest.mark.django_db
+def test_a_combination_event_from_the_module_opens_its_items_record(client, integration, secret):
+    # The module sends the reference, so the record is the item's own (the key the ERP's scan
+    # uses), not a lookup record that must read the combination first.
+    out = php(
+        "$body = ShopSyncEvent::build('combination.updated', 'combinations', 7,"
+        " '2026-11-24 10:00:00', 1, array('reference' => 'SKU-7-RED', 'id_product' => 3));"
+        "$id = ShopSyncSigner::newMessageId();"
+        f"$h = ShopSyncSigner::headers({json.dumps(secret)}, $id, time(), $body);"
+        "echo json_encode(array('body' => $body, 'headers' => $h));"
+    )
+    sent = json.loads(out)
+    headers = dict(line.split(": ", 1) for line in sent["headers"])
+    response = post(client, sent["body"], headers, content_type=headers.pop("Content-Type"))
+    assert response.status_code == 202, response.content
+    webhook_events_process()
+    record = SyncRecord.objects.get()
+    assert (record.flow, record.idempotency_key) == ("products", "product:SKU-7-RED")
+
+
 def test_the_build_script_makes_an_installable_zip(tmp_path):
     if shutil.which("sh") is None:
         pytest.skip("no POSIX shell")
@@ -143,7 +164,10 @@ def test_the_module_registers_the_hooks_the_issue_names():
         "actionObjectCustomerUpdateAfter",
         "actionObjectAddressAddAfter",
         "actionUpdateQuantity",
+        "actionObjectProductAddAfter",
         "actionObjectProductUpdateAfter",
+        "actionObjectCombinationAddAfter",
+        "actionObjectCombinationUpdateAfter",
     ):
         assert f"'{hook}'" in source
         assert f"function hook{hook[0].upper()}{hook[1:]}(" in source

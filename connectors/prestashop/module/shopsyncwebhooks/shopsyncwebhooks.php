@@ -52,7 +52,10 @@ class ShopSyncWebhooks extends Module
             'actionObjectCustomerUpdateAfter',
             'actionObjectAddressAddAfter',
             'actionUpdateQuantity',
+            'actionObjectProductAddAfter',
             'actionObjectProductUpdateAfter',
+            'actionObjectCombinationAddAfter',
+            'actionObjectCombinationUpdateAfter',
         );
     }
 
@@ -132,12 +135,47 @@ class ShopSyncWebhooks extends Module
         $this->emit('stock.updated', 'stock_availables', $params['id_product'], date('Y-m-d H:i:s'), $extra);
     }
 
+    // Product and combination events carry the reference: the back office keys an item's
+    // record by it (the ERP's item number), so it need not read the product back first.
+    public function hookActionObjectProductAddAfter($params)
+    {
+        $this->emitItem('product.created', 'products', $params);
+    }
+
     public function hookActionObjectProductUpdateAfter($params)
     {
-        $this->emitObject('product.updated', 'products', $params);
+        $this->emitItem('product.updated', 'products', $params);
+    }
+
+    public function hookActionObjectCombinationAddAfter($params)
+    {
+        $this->emitItem('combination.created', 'combinations', $params);
+    }
+
+    public function hookActionObjectCombinationUpdateAfter($params)
+    {
+        $this->emitItem('combination.updated', 'combinations', $params);
     }
 
     // ------------------------------------------------------------------ outbox
+
+    private function emitItem($type, $resource, $params)
+    {
+        if (!isset($params['object']) || !is_object($params['object'])) {
+            return;
+        }
+        $object = $params['object'];
+        $extra = array();
+        if (!empty($object->reference)) {
+            $extra['reference'] = (string) $object->reference;
+        }
+        if (!empty($object->id_product)) {
+            $extra['id_product'] = (int) $object->id_product; // a combination's product
+        }
+        // Combinations have no date_upd of their own.
+        $dateUpd = !empty($object->date_upd) ? $object->date_upd : date('Y-m-d H:i:s');
+        $this->emit($type, $resource, $object->id, $dateUpd, $extra);
+    }
 
     private function emitObject($type, $resource, $params)
     {
