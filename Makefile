@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-postgres lint format bench clean
+.PHONY: install demo test test-postgres lint format bench clean vendor-js
 
 install: $(STAMP)
 
@@ -33,6 +33,17 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The console's charting library, from the npm registry into our static files (no CDN); see
+# integrations/static/integrations/vendor/chartjs/README.md. Update the README's sums after.
+CHARTJS_VERSION ?= 4.6.1
+CHARTJS_DIR := integrations/static/integrations/vendor/chartjs
+vendor-js:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null \
+		&& tar xzf chart.js-$(CHARTJS_VERSION).tgz) \
+		&& cp $$tmp/package/dist/chart.umd.min.js $$tmp/package/LICENSE.md $(CHARTJS_DIR)/ \
+		&& sha256sum $$tmp/chart.js-$(CHARTJS_VERSION).tgz $(CHARTJS_DIR)/chart.umd.min.js \
+			$(CHARTJS_DIR)/LICENSE.md; rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache

@@ -1,14 +1,17 @@
-"""The ops console with many sync records: dashboard and record list render times.
+"""The ops console with many sync records: dashboard, flow view, charts and record list times.
 
 Seeds BENCH_CONSOLE_N records (default 1,000,000) by one INSERT … SELECT generate_series on
-PostgreSQL, into a database of its own (shopsync_bench_console, kept between runs so a re-run
-only tops it up), then times each page through Django's test client as a superuser: the
-median of REPEAT renders after one warm-up, the full request (selectors, template, admin).
+PostgreSQL, into a database of its own (shopsync_bench_console, or $BENCH_CONSOLE_DB; kept
+between runs so a re-run only tops it up), then times each page through Django's test client
+as a superuser: the median of REPEAT renders after one warm-up, the full request (selectors,
+template, admin).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shopsync_dev python -m bench console
 
 Shape of the data: 3 integrations x 3 flows; created in id order over the last 30 days;
-94% succeeded, 3% needs attention (5 error reasons), 1% dead, 1% retrying, 1% pending.
+94% succeeded, 3% needs attention (5 error reasons), 1% dead, 1% retrying, 1% pending; each
+at the step the pipeline leaves it (succeeded at reconcile, needs attention at transform,
+validate or load, dead at load, retrying at extract, load or reconcile, pending not started).
 """
 
 import os
@@ -24,7 +27,8 @@ from django.utils import timezone
 PER_BACKEND = True
 N = int(os.environ.get("BENCH_CONSOLE_N", 1_000_000))
 REPEAT = 5
-DATABASE = "shopsync_bench_console"
+# The seeded database, kept between runs; set BENCH_CONSOLE_DB to keep one of your own.
+DATABASE = os.environ.get("BENCH_CONSOLE_DB", "shopsync_bench_console")
 SEED_CHUNK = 250_000  # rows per INSERT … SELECT statement
 
 SEED_SQL = """
@@ -39,7 +43,13 @@ SELECT
     (ARRAY['order_to_cash', 'inventory', 'customers'])[1 + (g / 3) %% 3],
     'shop_to_erp', 'prestashop', g::text, 'PS' || lpad(g::text, 8, '0'), 'prestashop:' || g,
     s.status,
-    CASE WHEN s.status = 'needs_attention' THEN 'transform' ELSE '' END,
+    CASE s.status
+        WHEN 'succeeded' THEN 'reconcile'
+        WHEN 'needs_attention' THEN (ARRAY['transform', 'validate', 'load'])[1 + (g / 7) %% 3]
+        WHEN 'dead' THEN 'load'
+        WHEN 'retrying' THEN (ARRAY['extract', 'load', 'reconcile'])[1 + (g / 7) %% 3]
+        ELSE ''
+    END,
     1, 0, '', '',
     jsonb_build_object(
         'customer', jsonb_build_object('email', 'c' || (g %% 50000) || '@example.com')
@@ -124,6 +134,49 @@ def _time(client, url: str, params: dict[str, str] | None = None) -> float:
     return round(statistics.median(times) * 1000, 1)
 
 
+def _time_call(fn) -> float:
+    fn()
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 1)
+
+
+def _plan_indexes(node: dict[str, Any]) -> set[str]:
+    found = {node["Index Name"]} if "Index Name" in node else set()
+    for child in node.get("Plans", []):
+        found |= _plan_indexes(child)
+    return found
+
+
+def _explain(fn) -> list[dict[str, Any]]:
+    """Each SyncRecord query `fn` runs, explained by PostgreSQL: its execution time alone (no
+    Python, no template) and the indexes its plan reads."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        fn()
+    plans = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            if "integrations_syncrecord" not in query["sql"]:
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
+            result = cursor.fetchone()[0]
+            [plan] = json.loads(result) if isinstance(result, str) else result
+            plans.append(
+                {
+                    "execution_ms": round(plan["Execution Time"], 1),
+                    "indexes": sorted(_plan_indexes(plan["Plan"])),
+                }
+            )
+    return plans
+
+
 def run() -> dict[str, Any]:
     if connection.vendor != "postgresql":
         return {"database": connection.vendor, "skipped": "seeding needs PostgreSQL"}
@@ -131,7 +184,10 @@ def run() -> dict[str, Any]:
     from django.test import Client
     from django.urls import reverse
 
+    from integrations.models import Integration
     from integrations.selectors_console import dashboard
+    from integrations.selectors_console_charts import console_charts
+    from integrations.selectors_flow_view import flow_pictures
 
     _use_own_database()
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -175,6 +231,44 @@ def run() -> dict[str, Any]:
     }
     figures["render_ms_median"] = {
         name: _time(client, url, params) for name, (url, params) in pages.items()
+    }
+    # The flow view and the charts: their selectors alone, then the pages and JSON, then the
+    # record lists two of the flow view's counts link to (a step's failures; what passed it).
+    integration = Integration.objects.filter(slug="bench-console-0").only("slug").get()
+    figures["flow_view_selectors_ms"] = _time_call(flow_pictures)
+    figures["chart_selectors_ms"] = _time_call(console_charts)
+    figures["chart_selectors_one_integration_ms"] = _time_call(
+        lambda: console_charts(integration=integration)
+    )
+    [flow] = [
+        p for p in flow_pictures(integration=integration)["flows"] if p.flow == "order_to_cash"
+    ]
+    load, extract = flow.steps[3], flow.steps[0]
+    flow_pages = {
+        "flow_view": (reverse("console_flows"), None),
+        "flow_view_one_integration": (
+            reverse("console_flows_integration", args=[integration.slug]),
+            None,
+        ),
+        "flow_view_json": (reverse("console_flows_data"), None),
+        "charts_json": (reverse("console_charts_data"), None),
+        "charts_json_one_integration": (
+            reverse("console_charts_data"),
+            {"integration": integration.slug},
+        ),
+        "records_flow_failed_at_load": (records, load.failed.filters),
+        "records_flow_waiting_at_extract": (records, extract.waiting.filters),
+        "records_flow_passed_extract": (records, extract.passed.filters),
+    }
+    figures["render_ms_median"].update(
+        {name: _time(client, url, params) for name, (url, params) in flow_pages.items()}
+    )
+    figures["sql_explained"] = {
+        "flow_view_counts": _explain(flow_pictures),
+        "charts_throughput_then_latency": _explain(console_charts),
+    }
+    figures["flow_view_counts_order_to_cash"] = {
+        box.step: {kind: count.n for kind, count in box.counts().items()} for box in flow.steps
     }
     record_id = figures["records"] // 2
     figures["render_ms_median"]["record_detail"] = _time(

@@ -2,7 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from integrations.admin.console import console_customer, console_dashboard
+from integrations.admin.console import (
+    console_charts_data,
+    console_customer,
+    console_dashboard,
+    console_flows,
+    console_flows_data,
+)
 from integrations.views import healthz
 
 admin.site.site_header = "ShopSync back office"
@@ -21,6 +27,27 @@ urlpatterns = [
         f"{settings.ADMIN_URL}console/customer/<int:link_id>/",
         admin.site.admin_view(console_customer),
         name="console_customer",
+    ),
+    # The flow view (all integrations, or one) and the JSON its page and the charts poll.
+    path(
+        f"{settings.ADMIN_URL}console/flows/",
+        admin.site.admin_view(console_flows),
+        name="console_flows",
+    ),
+    path(
+        f"{settings.ADMIN_URL}console/flows/<slug:slug>/",
+        admin.site.admin_view(console_flows),
+        name="console_flows_integration",
+    ),
+    path(
+        f"{settings.ADMIN_URL}console/flows.json",
+        admin.site.admin_view(console_flows_data),
+        name="console_flows_data",
+    ),
+    path(
+        f"{settings.ADMIN_URL}console/charts.json",
+        admin.site.admin_view(console_charts_data),
+        name="console_charts_data",
     ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("webhooks/", include("integrations.webhooks.urls")),
