@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-postgres lint format bench clean vendor-js
+.PHONY: install demo test test-postgres lint security format bench clean vendor-js
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Security lint and known-vulnerable dependencies (also in .ci/run; see SECURITY.md).
+security: $(STAMP)
+	$(BIN)/bandit -q -c pyproject.toml -r config connectors integrations mappings
+	$(BIN)/python .ci/pip_audit.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -48,3 +48,19 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# Connections (connectors.validators): https only, and no loopback or other internal network
+# unless CONNECTION_ALLOWED_NETWORKS lists it (e.g. an on-premises M3 at 10.1.2.3/32).
+CONNECTION_REQUIRE_HTTPS = env.bool("CONNECTION_REQUIRE_HTTPS", default=True)
+CONNECTION_ALLOWED_NETWORKS = env.list("CONNECTION_ALLOWED_NETWORKS", default=[])
+
+# Passwords of people who can reach the credentials of a shop and an ERP: 12 characters.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]

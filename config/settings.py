@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "django_q",
+    "csp",
+    "axes",
     "connectors",
     "mappings",
     "integrations",
@@ -57,6 +59,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -150,6 +155,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["integrations.api.throttling.ApiUserRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON with a size and a depth cap; forms for the browsable API's own pages.
+    "DEFAULT_PARSER_CLASSES": [
+        "integrations.api.parsers.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "integrations.api.exceptions.api_exception_handler",
 }
 
@@ -171,10 +182,13 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every successful login at INFO; failures that lock out are WARNINGs.
+    "loggers": {"axes": {"level": env.str("AXES_LOG_LEVEL", default="WARNING")}},
 }
 
 # Incoming webhooks (integrations.webhooks) and outgoing events (integrations.subscriptions).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+WEBHOOK_MAX_JSON_DEPTH = env.int("WEBHOOK_MAX_JSON_DEPTH", default=32)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=100)
 EVENT_DELIVERY_TIMEOUT_SECONDS = env.float("EVENT_DELIVERY_TIMEOUT_SECONDS", default=5.0)
@@ -192,6 +206,9 @@ SYNC_POLLER_MODULES = env.list("SYNC_POLLER_MODULES", default=[])
 
 # REST API (integrations.api): requests per token (per user) and window, e.g. "1200/min".
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
+# JSON request bodies (integrations.api.parsers): bytes and nesting accepted.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "ShopSync",
     "DESCRIPTION": "Sync records, order-to-cash reports, reconciliation and configuration.",
@@ -213,3 +230,52 @@ SPECTACULAR_SETTINGS = {
 CONSOLE_ALERT_EMAILS = env.list("CONSOLE_ALERT_EMAILS", default=[])
 CONSOLE_ALERT_WEBHOOK_URL = env.str("CONSOLE_ALERT_WEBHOOK_URL", default="") or None
 CONSOLE_ALERT_WEBHOOK_SECRET = env.str("CONSOLE_ALERT_WEBHOOK_SECRET", default="") or None
+
+# Where connections may point (connectors.validators, the SSRF guard). Development allows
+# loopback for the built-in simulators; production allows no internal network unless listed.
+CONNECTION_REQUIRE_HTTPS = env.bool("CONNECTION_REQUIRE_HTTPS", default=False)
+CONNECTION_ALLOWED_NETWORKS = env.list(
+    "CONNECTION_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
+CONNECTION_ALLOW_PRIVATE_NETWORKS = env.bool("CONNECTION_ALLOW_PRIVATE_NETWORKS", default=True)
+
+# django-import-export: without these codes any staff member may import (found by
+# tests/security/test_authorization.py). Importing changes rows; exporting reads them.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
+# Security headers and login throttling (issue #14; tests/security/test_headers.py).
+# The policy allows only our own scripts: the admin, the console, the browsable API and the
+# docs page load no script from elsewhere and run no inline script. Inline style attributes
+# are allowed (the admin's templates and ours use them; styles cannot run code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# django-axes: N failed logins lock out that user name from that address for a while.
+# Username and address together, so nobody can lock a colleague out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "config.auth_backends.AxesLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# Behind a reverse proxy set this to the number of proxies, so the client address is read
+# from X-Forwarded-For (otherwise every login shares the proxy's address).
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)

@@ -30,6 +30,7 @@ from connectors.errors import (
 )
 from connectors.ratelimit import TokenBucket
 from connectors.redaction import redact_text, truncate
+from connectors.validators import UnsafeDestination, request_guard
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +215,12 @@ class HttpClient:
             self._wait(attempt, error.retry_after)
 
     def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        try:
+            # Again at request time: a name checked when the connection was saved may have
+            # been re-pointed since (DNS rebinding); lookups are cached for a minute.
+            request_guard.check(url)
+        except UnsafeDestination as exc:
+            raise PermanentError(f"{what} refused: {exc}", field="base_url") from None
         self.limiter.acquire()
         started = time.perf_counter()
         try:

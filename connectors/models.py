@@ -1,10 +1,12 @@
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from connectors.fields import EncryptedJSONField
 from connectors.http import ClientOptions
+from connectors.validators import validate_connection_url
 
 
 class System(models.TextChoices):
@@ -51,6 +53,16 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_system_display()})"
+
+    def clean(self) -> None:
+        # Whoever edits a connection points this server's requests somewhere: not at itself,
+        # nor at the cloud's metadata service (connectors.validators).
+        super().clean()
+        if self.base_url:
+            try:
+                validate_connection_url(self.base_url)
+            except ValidationError as exc:
+                raise ValidationError({"base_url": exc.messages}) from None
 
     @property
     def client_options(self) -> ClientOptions:

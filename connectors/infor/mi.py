@@ -122,31 +122,48 @@ def parse_response(body: Any, *, program: str = "", transaction: str = "") -> MI
 
 def _parse_v2(body: dict[str, Any]) -> MIResponse:
     results = []
-    for item in body.get("results") or []:
+    for item in _list(body, "results"):
         if not isinstance(item, dict):
             continue
         results.append(
             MIResult(
                 transaction=_text(item.get("transaction")),
-                records=[trim_record(r) for r in item.get("records") or [] if isinstance(r, dict)],
+                records=[trim_record(r) for r in _list(item, "records") if isinstance(r, dict)],
                 error_message=_text(item.get("errorMessage")),
                 error_code=_text(item.get("errorCode")),
                 error_field=_text(item.get("errorField")),
                 error_type=_text(item.get("errorType")),
                 error_cfg=_text(item.get("errorCfg")),
                 not_processed=_flag(item.get("notProcessed")),
-                parameters=item.get("parameters") or {},
+                parameters=p if isinstance(p := item.get("parameters"), dict) else {},
             )
         )
-    failed = int(body.get("nrOfFailedTransactions") or 0)
+    failed = _count(body, "nrOfFailedTransactions")
     return MIResponse(
         results=results,
         # "nrOfSuccessfullTransactions" really has two l's (reference §3.3).
-        successful=int(body.get("nrOfSuccessfullTransactions") or 0),
+        successful=_count(body, "nrOfSuccessfullTransactions"),
         failed=max(failed, sum(1 for r in results if not r.ok)),
         was_terminated=_flag(body.get("wasTerminated")),
         termination_reason=_text(body.get("terminationReason")),
     )
+
+
+def _list(body: dict[str, Any], name: str) -> list[Any]:
+    value = body.get(name) or []
+    if not isinstance(value, list):
+        raise DataError(f"M3 response: {name} is not a list", field=name, value=repr(value)[:80])
+    return value
+
+
+def _count(body: dict[str, Any], name: str) -> int:
+    value = body.get(name) or 0
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(
+            f"M3 response: {name} is not a count", field=name, value=repr(value)[:80]
+        ) from None
 
 
 def _v1_error(error: dict[str, Any], transaction: str) -> MIResult:
@@ -165,14 +182,17 @@ def _parse_v1(body: dict[str, Any], *, transaction: str) -> MIResponse:
     if "@type" in body and "MIRecord" not in body:
         return MIResponse(results=[_v1_error(body, name)], failed=1, version=1)
     records = []
-    for row in body.get("MIRecord") or []:
+    for row in _list(body, "MIRecord"):
         if not isinstance(row, dict):
             continue  # the trimmed sample holds a placeholder string
-        records.append(
-            trim_record(
-                {nv.get("Name", ""): nv.get("Value", "") for nv in row.get("NameValue") or []}
+        pairs = row.get("NameValue") or []
+        if not isinstance(pairs, list) or not all(isinstance(nv, dict) for nv in pairs):
+            raise DataError(
+                f"M3 {name}: MIRecord.NameValue is not a list of Name/Value pairs",
+                field="NameValue",
+                value=repr(pairs)[:80],
             )
-        )
+        records.append(trim_record({nv.get("Name", ""): nv.get("Value", "") for nv in pairs}))
     result = MIResult(transaction=name, records=records)
     if isinstance(body.get("ErrorMessage"), dict):
         # Some rows were streamed before M3 failed: the rows are kept for inspection but the

@@ -8,7 +8,7 @@ renders them as M3 text and checks them against the catalog.
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.canonical import (
@@ -21,7 +21,6 @@ from connectors.canonical import (
     Payment,
     Product,
     Shipment,
-    ShipmentLine,
     StockLevel,
     parse_document,
 )
@@ -250,7 +249,15 @@ def available_quantity(row: dict[str, Any], *, field: str) -> Decimal:
                 f"{term} (option available_field = {field!r})",
                 field=term,
             )
-        total += sign * Decimal(str(value))
+        try:
+            total += sign * Decimal(str(value))
+        except InvalidOperation:
+            raise DataError(
+                f"M3 balance of item {row.get('ITNO')} warehouse {row.get('WHLO')}: {term} is "
+                f"not a number",
+                field=term,
+                value=value,
+            ) from None
     return total
 
 
@@ -284,7 +291,7 @@ def delivery_to_shipment(
     lines = [
         {"sku": line.get("ITNO"), "quantity": line.get("TRQT") or line.get("PLQT")}
         for line in delivery.get("lines") or []
-        if line.get("ITNO") and (line.get("TRQT") or line.get("PLQT"))
+        if isinstance(line, dict) and line.get("ITNO") and (line.get("TRQT") or line.get("PLQT"))
     ]
     return parse_document(
         Shipment,
@@ -295,7 +302,8 @@ def delivery_to_shipment(
             "carrier": head.get("MODL") or "",
             "tracking_number": delivery.get("tracking_number") or "",
             "shipped_at": _at(head.get("TRDT")) or datetime.now(UTC),
-            "lines": [ShipmentLine.model_validate(x) for x in lines],
+            # Validated with the document, so a bad line is a DataError naming lines.N.field.
+            "lines": lines,
             "raw": _raw({"head": head, "lines": delivery.get("lines") or []}),
         },
     )

@@ -70,22 +70,29 @@ def _is_list(element: ET.Element) -> bool:
     )
 
 
-def record_to_wire(element: ET.Element) -> dict[str, Any]:
+# A PrestaShop record nests a few levels (record, associations, rows, fields); anything far
+# deeper is not a PrestaShop answer, and recursing into it would exhaust the stack.
+MAX_DEPTH = 32
+
+
+def record_to_wire(element: ET.Element, _depth: int = 0) -> dict[str, Any]:
     """One record element as a dict (see the module doc for the shape)."""
+    if _depth > MAX_DEPTH:
+        raise DataError(f"PrestaShop XML nests deeper than {MAX_DEPTH} levels", field=element.tag)
     record: dict[str, Any] = {}
     if element.get("id") is not None and not len(element):
         return {"id": element.get("id")}
     for child in element:
         if child.tag == "associations":
             record["associations"] = {
-                assoc.tag: [record_to_wire(row) for row in assoc] for assoc in child
+                assoc.tag: [record_to_wire(row, _depth + 2) for row in assoc] for assoc in child
             }
         elif len(child) and all(grand.tag == "language" for grand in child):
             record[child.tag] = [
                 {"id": grand.get("id", ""), "value": grand.text or ""} for grand in child
             ]
         elif len(child):
-            record[child.tag] = record_to_wire(child)
+            record[child.tag] = record_to_wire(child, _depth + 1)
         else:
             record[child.tag] = _text(child)
     return record

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from connectors.models import Connection
+from connectors.validators import validate_connection_url
 from integrations.models import Integration, SyncRecord
 from mappings.models import MappingSet
 
@@ -87,6 +88,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def validate_base_url(self, value: str) -> str:
+        validate_connection_url(value)  # SSRF guard, as Connection.clean() in the admin
+        return value
 
     def update(self, instance, validated_data):
         # Absent credentials keep the stored ones (write-only: a PATCH need not repeat them).

@@ -6,17 +6,20 @@ root is verb + noun (SyncSalesOrder, SyncShipment, SyncInvoice); it is parsed wi
 which refuses DTDs and entities, so an entity-expansion bomb is a clean 400.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from django.conf import settings
 
+from connectors.jsonlimits import JSONLimitError, json_loads_limited
 from integrations.webhooks.verify import Rejection, media_type
 
 EVENT_TYPE_MAX = 100
+# Deepest JSON nesting accepted in an event (a real one nests 3 or 4 levels).
+MAX_JSON_DEPTH = getattr(settings, "WEBHOOK_MAX_JSON_DEPTH", 32)
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,9 @@ def parse_event(*, body: str, content_type: str) -> ParsedEvent:
 
 def parse_json_event(body: str) -> ParsedEvent:
     try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise Rejection(400, "malformed_body", f"the body is not valid JSON: {error}") from None
+        document = json_loads_limited(body, max_depth=MAX_JSON_DEPTH)
+    except JSONLimitError as error:
+        raise Rejection(400, "malformed_body", f"the body is {error}") from None
     if not isinstance(document, dict):
         raise Rejection(400, "malformed_body", "the body must be a JSON object")
     event_type = document.get("type")
