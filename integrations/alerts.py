@@ -8,6 +8,7 @@ check yet: a q2 schedule calling `alerts_run` every few minutes is the wiring le
 """
 
 import json
+import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -20,10 +21,13 @@ from django.core.mail import send_mail
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from connectors.validators import UnsafeDestination, request_guard
 from integrations.models import Integration, PollCursor, Status, SyncRecord
 from integrations.subscriptions.signing import signed_headers
 
 WEBHOOK_TIMEOUT_SECONDS = 10  # an alert receiver that hangs must not hold the check
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,11 @@ def alerts_send(
         emailed = send_mail(subject, body, None, emails)
     status = None
     if webhook_url and webhook_secret:
+        try:
+            request_guard.check(webhook_url)  # SSRF: the guard every request of ours passes
+        except UnsafeDestination as exc:
+            logger.warning("alert webhook not sent: CONSOLE_ALERT_WEBHOOK_URL refused: %s", exc)
+            return AlertDelivery(emailed=emailed, webhook_status=None)
         body = json.dumps(
             {
                 "type": "console.alerts",

@@ -1,12 +1,14 @@
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
 from connectors.fields import EncryptedJSONField
 from connectors.models import ERP_SYSTEMS, SHOP_SYSTEMS, Connection
+from connectors.validators import validate_connection_url
 
 
 class Integration(models.Model):
@@ -367,6 +369,16 @@ class EventSubscription(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Our server posts to this URL: the SSRF guard of connections applies (and again at
+        # delivery time, integrations.subscriptions.services).
+        super().clean()
+        if self.url:
+            try:
+                validate_connection_url(self.url)
+            except ValidationError as exc:
+                raise ValidationError({"url": exc.messages}) from None
 
 
 class EventDelivery(models.Model):

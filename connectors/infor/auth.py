@@ -22,6 +22,7 @@ from connectors.errors import AuthError, ConnectorError, RateLimitedError, Trans
 from connectors.http import classify_response, parse_retry_after
 from connectors.infor.ionapi import IonApiCredentials
 from connectors.redaction import redact_text, register_secret
+from connectors.validators import UnsafeDestination, request_guard
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,12 @@ class IonTokenProvider:
 
     def _request(self, *, refresh_token: str | None = None) -> dict[str, Any]:
         url = self.credentials.token_url
+        try:
+            # The token URL comes from the uploaded .ionapi file (pu + ot): the same SSRF
+            # guard as every other request of ours.
+            request_guard.check(url)
+        except UnsafeDestination as exc:
+            raise AuthError(f"ION token URL refused: {exc}", field="ionapi") from None
         try:
             if refresh_token:
                 raw = self.oauth.refresh_token(

@@ -20,6 +20,7 @@ from django.core.cache import cache
 from connectors.errors import AuthError, ConnectorError, TransientError
 from connectors.http import classify_response
 from connectors.redaction import redact_text, register_secret
+from connectors.validators import UnsafeDestination, request_guard
 
 # Fetch a new token this many seconds before the current one expires.
 REFRESH_MARGIN = 30.0
@@ -94,6 +95,10 @@ class ClientCredentialsToken:
         return bool(token) and float(token["expires_at"]) - REFRESH_MARGIN > self._clock()
 
     def _fetch(self) -> dict[str, Any]:
+        try:
+            request_guard.check(self.token_url)  # the SSRF guard of every request of ours
+        except UnsafeDestination as exc:
+            raise AuthError(f"TIMS token URL refused: {exc}", field="token_url") from None
         try:
             raw = self.oauth.fetch_token(
                 self.token_url, grant_type="client_credentials", timeout=self.timeout

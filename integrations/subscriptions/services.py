@@ -25,6 +25,7 @@ from django_q.tasks import async_task
 
 from connectors.http import backoff_delay, parse_retry_after
 from connectors.redaction import redact, redact_headers, redact_text, truncate
+from connectors.validators import request_guard
 from integrations.models import EventDelivery, EventDeliveryAttempt, EventSubscription, Integration
 from integrations.queue import broker, chunked
 from integrations.subscriptions.event_types import EVENT_TYPES
@@ -186,6 +187,7 @@ def _send(delivery: EventDelivery) -> str:
         headers = signed_headers(
             secret=secret, message_id=delivery.message_id, timestamp=started_at, body=body
         )
+        request_guard.check(subscription.url)  # SSRF: refused like a connection's URL
         response = _session().post(
             subscription.url,
             data=body.encode(),
