@@ -3,19 +3,11 @@
 import pytest
 
 from integrations.flows.customers import customers_open, customers_scan
-from integrations.flows.registry import clear_flow_cache
 from integrations.models import Link, PollCursor, Status, SyncRecord
 from integrations.pipeline import process_records
 from tests.stock.conftest import make_integration
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_flows():
-    clear_flow_cache()
-    yield
-    clear_flow_cache()
 
 
 def customers_integration(shop, m3):

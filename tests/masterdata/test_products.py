@@ -5,19 +5,11 @@ from decimal import Decimal
 import pytest
 
 from integrations.flows.products import products_open, products_scan
-from integrations.flows.registry import clear_flow_cache
 from integrations.models import PollCursor, Status, SyncRecord
 from integrations.pipeline import process_records
 from tests.stock.conftest import m3_stock, make_integration
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_flows():
-    clear_flow_cache()
-    yield
-    clear_flow_cache()
 
 
 def products_integration(shop, m3, **options):

@@ -13,20 +13,12 @@ from connectors.tims.profile import Operation
 from connectors.tims.simulator.server import TimsSimulator
 from integrations.flows import products as products_flow
 from integrations.flows.products import products_open
-from integrations.flows.registry import clear_flow_cache
 from integrations.models import Status, SyncRecord
 from integrations.pipeline import process_records
 from tests.factories import IntegrationFactory
 from tests.stock.conftest import m3_stock, make_integration
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_flows():
-    clear_flow_cache()
-    yield
-    clear_flow_cache()
 
 
 @pytest.fixture

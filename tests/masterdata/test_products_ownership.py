@@ -14,7 +14,6 @@ import pytest
 from connectors.tims.profile import Operation
 from connectors.tims.simulator.server import TimsSimulator
 from integrations.flows.products import item_master, products_open
-from integrations.flows.registry import clear_flow_cache
 from integrations.models import PollCursor, Status, SyncRecord, WebhookEvent
 from integrations.pollers.prestashop import ProductsPoller
 from integrations.pollers.service import poll_stream
@@ -33,13 +32,6 @@ from tests.stock.conftest import m3_stock
 pytestmark = pytest.mark.django_db
 
 SKU = "CYL-AR-300"  # seeded in the TIMS simulator: "Argon cylinder 300 cf", 89.00
-
-
-@pytest.fixture(autouse=True)
-def _fresh_flows():
-    clear_flow_cache()
-    yield
-    clear_flow_cache()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import pytest
 from connectors.infor.simulator.server import M3Simulator
 from connectors.prestashop.simulator import PrestaShopSimulator
 from integrations.demo import demo_seed
-from integrations.flows.registry import clear_flow_cache
 from integrations.flows.stock_demo import SECOND_SHOP_SEED, demo_stock_seed
 from integrations.services.stock import stock_reconcile_full
 from tests.stock.conftest import run_inventory_records, shop_quantity, shop_skus
@@ -25,7 +24,6 @@ def point_at(integration, shop_sim, m3_sim):
 
 
 def test_the_demo_feeds_two_shops_from_one_m3():
-    clear_flow_cache()
     demo_seed()
     stock = demo_stock_seed()
     assert demo_stock_seed().second.pk == stock.second.pk  # idempotent
@@ -50,4 +48,3 @@ def test_the_demo_feeds_two_shops_from_one_m3():
         sku = sorted(shop_skus(first_shop))[0]
         both = sum(balances[(w, "PS-1001")]["STQT"] for w in ("100", "200"))
         assert shop_quantity(first_shop, sku) == int(both)
-    clear_flow_cache()

@@ -4,7 +4,6 @@ from datetime import datetime
 
 import pytest
 
-from integrations.flows.registry import clear_flow_cache
 from integrations.models import (
     PollCursor,
     PublishedStock,
@@ -32,13 +31,6 @@ from tests.stock.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_flows():
-    clear_flow_cache()
-    yield
-    clear_flow_cache()
 
 
 def stock_every_item(shop, m3, base: int = 40) -> dict[str, int]:

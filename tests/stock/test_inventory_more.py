@@ -10,7 +10,6 @@ from django.utils import timezone
 from connectors.models import Connection, System
 from connectors.tims.simulator.server import TimsSimulator
 from integrations.flows.inventory import inventory_scan_integration_task
-from integrations.flows.registry import clear_flow_cache
 from integrations.models import Status, StockHold, StockRun, SyncRecord
 from integrations.pipeline import process_records
 from integrations.services.stock import (
@@ -31,13 +30,6 @@ from tests.stock.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_flows():
-    clear_flow_cache()
-    yield
-    clear_flow_cache()
 
 
 def test_target_is_availability_less_buffer_and_in_flight_rounded_down_never_negative():
