@@ -28,10 +28,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, connection, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connectors.errors import PermanentError, SkipRecord, TransientError
 from connectors.http import backoff_delay
@@ -42,6 +50,10 @@ from integrations.models import CLAIMABLE_STATUSES, Status, Step, SyncAttempt, S
 from integrations.overrides import overrides_settle
 
 logger = logging.getLogger(__name__)
+
+# Errors of the servers under the app, raised wherever a flow touches them (a token in the
+# cache, a link in the database): an outage, retried like an ERP's 503.
+OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 # How long a claim holds before the sweep may hand the record to another worker. It must
 # outlast the slowest honest run; runs extend it between steps (see _Run.heartbeat).
@@ -232,6 +244,12 @@ class _Run:
             return self.fail_transient(ctx, error)
         except PermanentError as error:
             return self.finish(Status.NEEDS_ATTENTION, ctx, error=error)
+        except OUTAGES as error:
+            # PostgreSQL or Redis (cache, broker) unreachable for a moment: not a bug of this
+            # record. Retried; if the database is still down, this write fails too and the
+            # claim's lease brings the record back.
+            outage = TransientError(f"{type(error).__name__}: {error}")
+            return self.fail_transient(ctx, outage)
         except Exception as error:  # noqa: BLE001  (a bug must stop the record, visibly)
             return self.finish(Status.NEEDS_ATTENTION, ctx, error=error, tb=traceback.format_exc())
         # An override lasts until the record finishes (integrations.overrides).

@@ -860,7 +860,14 @@ def stock_scan_incremental(
             for sku in skus:
                 if sku in known:
                     continue
-                item = shop_locate(shop, sku) if plan.unmatched < LOCATE_LIMIT else None
+                try:
+                    item = shop_locate(shop, sku) if plan.unmatched < LOCATE_LIMIT else None
+                except PermanentError as error:
+                    # The reference of a product with combinations: never published (the full
+                    # reconciliation skips it too). One such SKU must not fail the whole scan,
+                    # or the cursor never moves and no stock is published incrementally.
+                    logger.warning("integration %s: stock scan: %s", integration.slug, error)
+                    continue
                 if item is None:
                     plan.unmatched += 1
                     stock_unmatched_note(integration=integration, sku=sku)
