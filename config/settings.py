@@ -124,6 +124,19 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = q_cluster_settings(env, redis_url=REDIS_URL)
+# Shared by every process (the API's per-token throttle, the ERP's OAuth tokens): Redis when
+# there is one; without it each process counts alone (development, one process).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shopsync"),
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Modules whose import registers flows (integrations.flows.registry.register).
 SYNC_FLOW_MODULES = env.list(

@@ -30,3 +30,8 @@ SYNC_EXTRA_FLOW_MODULES = ["tests.support.flows"]
 Q_CLUSTER = {**Q_CLUSTER, "name": f"test-{RUN_SUFFIX}", "log_level": "WARNING"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests clear the cache between cases (cache.clear()); on Redis that would empty the database
+# the run's q2 broker queues in. Each test process keeps its own; tests/api/test_throttling.py
+# checks the Redis cache across processes on its own key prefix.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

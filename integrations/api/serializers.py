@@ -1,11 +1,17 @@
 """Output shapes shared by several APIs, and the configuration models' serializers."""
 
+import copy
+import json
+from typing import ClassVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from connectors.models import Connection
 from connectors.validators import validate_connection_url
 from integrations.models import Integration, SyncRecord
-from mappings.models import MappingSet
+from mappings.forms import MappingSetForm
+from mappings.models import FieldMapping, MappingSet, Rule, ValueMap, ValueMapEntry
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -171,3 +177,127 @@ class MappingSetSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["version", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        """Through the admin's own form (mappings.forms.MappingSetForm): the operation must be
+        one of the target's catalog, and the model's checks and constraints (one active set
+        per integration and operation, unique names) apply as on an admin save."""
+        attrs = super().validate(attrs)
+        values = {}
+        for name in MappingSetForm.Meta.fields:
+            if name in attrs:
+                values[name] = attrs[name]
+            elif self.instance is not None:
+                values[name] = getattr(self.instance, name)
+            else:
+                values[name] = MappingSet._meta.get_field(name).get_default()
+        integration = values["integration"]
+        data = {
+            **values,
+            "integration": integration.pk if integration is not None else "",
+            "preview_context": json.dumps(values["preview_context"] or {}),
+        }
+        instance = copy.copy(self.instance) if self.instance is not None else None
+        form = MappingSetForm(data=data, instance=instance)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {
+                    ("non_field_errors" if name == "__all__" else name): list(messages)
+                    for name, messages in form.errors.items()
+                }
+            )
+        return attrs
+
+
+class AdminCleanMixin:
+    """Validates a row as an admin save does: the model's own full_clean() (field validators,
+    clean(), unique constraints), on the instance as it would be saved. The rules live in the
+    model (mappings.models); nothing of them is repeated here."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        for name, value in {**self.context.get("parent_fields", {}), **attrs}.items():
+            setattr(instance, name, value)
+        try:
+            instance.full_clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                exc.message_dict
+                if hasattr(exc, "error_dict")
+                else {"non_field_errors": exc.messages}
+            ) from None
+        return attrs
+
+
+class FieldMappingSerializer(AdminCleanMixin, serializers.ModelSerializer):
+    class Meta:
+        model = FieldMapping
+        fields = [
+            "id",
+            "mapping_set",
+            "position",
+            "target_field",
+            "source",
+            "transforms",
+            "default",
+            "required",
+            "condition",
+            "note",
+            "owner",
+        ]
+        read_only_fields = ["mapping_set"]
+
+
+class RuleSerializer(AdminCleanMixin, serializers.ModelSerializer):
+    assignments = serializers.DictField(
+        help_text='Target field → value, e.g. {"ORTP": "B2B"}; checked against the catalog.'
+    )
+
+    class Meta:
+        model = Rule
+        fields = [
+            "id",
+            "mapping_set",
+            "position",
+            "name",
+            "condition",
+            "assignments",
+            "mode",
+            "active",
+        ]
+        read_only_fields = ["mapping_set"]
+
+
+class ValueMapSerializer(AdminCleanMixin, serializers.ModelSerializer):
+    entry_count = serializers.SerializerMethodField(help_text="How many entries it has.")
+
+    class Meta:
+        model = ValueMap
+        fields = [
+            "id",
+            "name",
+            "description",
+            "case_sensitive",
+            "has_fallback",
+            "fallback",
+            "entry_count",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+
+    def get_entry_count(self, value_map: ValueMap) -> int:
+        # Annotated on lists and reads (views._value_map_queryset); counted after a create.
+        annotated = getattr(value_map, "entry_count", None)
+        return annotated if annotated is not None else value_map.entries.count()
+
+
+class ValueMapEntrySerializer(AdminCleanMixin, serializers.ModelSerializer):
+    class Meta:
+        model = ValueMapEntry
+        fields = ["id", "value_map", "source_value", "target_value", "note"]
+        read_only_fields = ["value_map"]
+        # The (value map, source value) constraint is checked by full_clean() with the value
+        # map from the URL (DRF's own unique-together check would ask for it in the body).
+        validators: ClassVar[list] = []

@@ -40,6 +40,34 @@ v1 = [
     path(
         "v1/mapping-sets/<str:pk>/", views.MappingSetDetailApi.as_view(), name="mapping-set-detail"
     ),
+    path(
+        "v1/mapping-sets/<str:set_pk>/fields/",
+        views.FieldMappingListApi.as_view(),
+        name="field-mapping-list",
+    ),
+    path(
+        "v1/mapping-sets/<str:set_pk>/fields/<str:pk>/",
+        views.FieldMappingDetailApi.as_view(),
+        name="field-mapping-detail",
+    ),
+    path("v1/mapping-sets/<str:set_pk>/rules/", views.RuleListApi.as_view(), name="rule-list"),
+    path(
+        "v1/mapping-sets/<str:set_pk>/rules/<str:pk>/",
+        views.RuleDetailApi.as_view(),
+        name="rule-detail",
+    ),
+    path("v1/value-maps/", views.ValueMapListApi.as_view(), name="value-map-list"),
+    path("v1/value-maps/<str:pk>/", views.ValueMapDetailApi.as_view(), name="value-map-detail"),
+    path(
+        "v1/value-maps/<str:map_pk>/entries/",
+        views.ValueMapEntryListApi.as_view(),
+        name="value-map-entry-list",
+    ),
+    path(
+        "v1/value-maps/<str:map_pk>/entries/<str:pk>/",
+        views.ValueMapEntryDetailApi.as_view(),
+        name="value-map-entry-detail",
+    ),
 ]
 
 app_name = "api"

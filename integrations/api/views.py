@@ -4,9 +4,10 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -16,20 +17,26 @@ from rest_framework.views import APIView
 
 from connectors.models import Connection
 from integrations import selectors_reports as reports
+from integrations.api.exceptions import ApiError
 from integrations.api.filters import SyncRecordFilter
 from integrations.api.pagination import IdCursorPagination
 from integrations.api.permissions import HasPerms, ModelPermissions
 from integrations.api.renderers import CSVRenderer
 from integrations.api.serializers import (
     ConnectionSerializer,
+    FieldMappingSerializer,
     IntegrationSerializer,
     MappingSetSerializer,
+    RuleSerializer,
     SyncRecordDetailOutputSerializer,
     SyncRecordOutputSerializer,
+    ValueMapEntrySerializer,
+    ValueMapSerializer,
 )
 from integrations.models import Integration, Status
+from integrations.services.mapping_config import value_map_users
 from integrations.services.records import sync_record_resolve, sync_record_retry
-from mappings.models import MappingSet
+from mappings.models import MappingSet, ValueMap
 
 REPORT_RENDERERS = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 # Longest range the daily report aggregates in one request.
@@ -494,3 +501,130 @@ class MappingSetDetailApi(AtomicWriteMixin, generics.RetrieveUpdateAPIView):
     )
     serializer_class = MappingSetSerializer
     permission_classes: ClassVar = [ModelPermissions]
+
+
+# ---------------------------------------------------------------- mapping rows
+
+
+class _MappingRowsMixin(AtomicWriteMixin):
+    """Rows of one parent (a mapping set's fields or rules, a value map's entries), addressed
+    under the parent's URL; the parent is fixed by the URL, never by the body."""
+
+    parent_model: ClassVar[type]
+    parent_field: ClassVar[str]
+    parent_kwarg: ClassVar[str]
+    permission_classes: ClassVar = [ModelPermissions]
+
+    def get_parent(self):
+        if not hasattr(self, "_parent"):
+            self._parent = get_object_or_404(self.parent_model, pk=self.kwargs[self.parent_kwarg])
+        return self._parent
+
+    def get_queryset(self):
+        model = self.serializer_class.Meta.model
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no URL kwargs
+            return model.objects.none()
+        return model.objects.filter(**{self.parent_field: self.get_parent()})
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["parent_fields"] = {self.parent_field: self.get_parent()}
+        return context
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save(**{self.parent_field: self.get_parent()})
+
+    def perform_destroy(self, instance: Any) -> None:
+        with transaction.atomic():
+            instance.delete()
+
+
+def _parent_parameter(name: str, what: str) -> Any:
+    """The parent's id in the URL, documented as the integer it is (the route takes any text,
+    so a malformed id gets the JSON 404)."""
+    return extend_schema(
+        parameters=[OpenApiParameter(name, int, OpenApiParameter.PATH, description=what)]
+    )
+
+
+SET_ID = _parent_parameter("set_pk", "The mapping set's id.")
+MAP_ID = _parent_parameter("map_pk", "The value map's id.")
+
+
+@SET_ID
+class FieldMappingListApi(_MappingRowsMixin, generics.ListCreateAPIView):
+    """A mapping set's field mappings, in evaluation order; validated as the admin does."""
+
+    serializer_class = FieldMappingSerializer
+    parent_model, parent_field, parent_kwarg = MappingSet, "mapping_set", "set_pk"
+    pagination_class = IdCursorPagination
+
+
+@SET_ID
+class FieldMappingDetailApi(_MappingRowsMixin, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = FieldMappingSerializer
+    parent_model, parent_field, parent_kwarg = MappingSet, "mapping_set", "set_pk"
+
+
+@SET_ID
+class RuleListApi(_MappingRowsMixin, generics.ListCreateAPIView):
+    """A mapping set's rules (conditions that set or enrich target fields)."""
+
+    serializer_class = RuleSerializer
+    parent_model, parent_field, parent_kwarg = MappingSet, "mapping_set", "set_pk"
+    pagination_class = IdCursorPagination
+
+
+@SET_ID
+class RuleDetailApi(_MappingRowsMixin, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = RuleSerializer
+    parent_model, parent_field, parent_kwarg = MappingSet, "mapping_set", "set_pk"
+
+
+@MAP_ID
+class ValueMapEntryListApi(_MappingRowsMixin, generics.ListCreateAPIView):
+    """A value map's entries (source value → target value)."""
+
+    serializer_class = ValueMapEntrySerializer
+    parent_model, parent_field, parent_kwarg = ValueMap, "value_map", "map_pk"
+    pagination_class = IdCursorPagination
+
+
+@MAP_ID
+class ValueMapEntryDetailApi(_MappingRowsMixin, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = ValueMapEntrySerializer
+    parent_model, parent_field, parent_kwarg = ValueMap, "value_map", "map_pk"
+
+
+def _value_map_queryset():
+    return ValueMap.objects.annotate(entry_count=Count("entries"))
+
+
+class ValueMapListApi(AtomicWriteMixin, generics.ListCreateAPIView):
+    """Value maps, shared by every mapping set (transforms name them: value_map("name"))."""
+
+    queryset = _value_map_queryset()
+    serializer_class = ValueMapSerializer
+    permission_classes: ClassVar = [ModelPermissions]
+    pagination_class = IdCursorPagination
+
+
+class ValueMapDetailApi(AtomicWriteMixin, generics.RetrieveUpdateDestroyAPIView):
+    """A value map; one still named by a field mapping's transforms cannot be deleted (409)."""
+
+    queryset = _value_map_queryset()
+    serializer_class = ValueMapSerializer
+    permission_classes: ClassVar = [ModelPermissions]
+
+    def perform_destroy(self, instance: ValueMap) -> None:
+        users = value_map_users(instance.name)
+        if users:
+            raise ApiError(
+                f"value map {instance.name!r} is used by {len(users)} field mapping(s)",
+                extra={"reason": "in_use", "field_mappings": users[:50]},
+                status_code=409,
+            )
+        with transaction.atomic():
+            instance.delete()

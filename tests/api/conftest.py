@@ -32,6 +32,11 @@ ADMIN_PERMS = [
     "integrations.change_integration",
     "mappings.add_mappingset",
     "mappings.change_mappingset",
+    *(
+        f"mappings.{action}_{model}"
+        for model in ("fieldmapping", "rule", "valuemap", "valuemapentry")
+        for action in ("view", "add", "change", "delete")
+    ),
 ]
 
 

@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mappings.models import FieldMapping, MappingSet, Rule, ValueMap, ValueMapEntry
 from tests.api.conftest import ADMIN_PERMS, make_user
 
 # Generated cases per operation: enough to reach every parameter, fast enough for CI.
@@ -37,6 +38,23 @@ CHECKS = [
 
 @pytest.fixture
 def api_token(db, order_world) -> str:
+    # Mapping rows to read, change and delete (ids start at 1 in a fresh test database).
+    mapping_set = MappingSet.objects.create(
+        name="Orders",
+        integration=order_world,
+        entity="order_header",
+        target_system="infor_m3",
+        operation="OIS100MI.AddBatchHead",
+    )
+    FieldMapping.objects.create(mapping_set=mapping_set, target_field="CUNO", source="reference")
+    Rule.objects.create(
+        mapping_set=mapping_set,
+        name="B2B",
+        condition="total_paid > `100`",
+        assignments={"ORTP": "B"},
+    )
+    value_map = ValueMap.objects.create(name="carriers")
+    ValueMapEntry.objects.create(value_map=value_map, source_value="DHL", target_value="D1")
     user = make_user("schemathesis", ADMIN_PERMS)
     return Token.objects.create(user=user).key
 
