@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
 from django.http import (
     Http404,
     HttpRequest,
@@ -301,6 +303,12 @@ def record_search(queryset: QuerySet[SyncRecord], term: str) -> QuerySet[SyncRec
     if not term:
         return queryset
     if "@" in term:
+        local, _, domain = term.partition("@")
+        if local and "." in domain:
+            # A whole address: exact, case-insensitive, on an index (migration 0008).
+            email = Lower(KT("payload_in__customer__email"))
+            return queryset.alias(email=email).filter(email=term.lower())
+        # Part of an address ("@example.com"): every order payload is read.
         return queryset.filter(payload_in__customer__email__icontains=term)
     return queryset.filter(
         Q(reference=term)

@@ -123,7 +123,10 @@ def test_viewer_cannot_resolve(client, viewer):
         ("PS-REF-42", True),
         ("M3-7001", True),
         ("SIM-0003", True),
-        ("jane@example", True),
+        ("jane@example", True),  # part of an address: contains
+        ("JANE@example.COM", True),  # a whole address: exact, any case (indexed)
+        ("@example.com", True),
+        ("ane@example.com", False),  # a whole address is not a substring search
         ("zzz", False),
     ],
 )
