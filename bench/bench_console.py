@@ -220,7 +220,9 @@ def run() -> dict[str, Any]:
             },
         ),
         "records_search_reference": (records, {"q": some}),
-        "records_search_email": (records, {"q": "c4242@example"}),
+        # A whole address (exact, indexed: migration 0008), and part of one (reads payloads).
+        "records_search_email": (records, {"q": "C4242@example.com"}),
+        "records_search_email_part": (records, {"q": "c4242@example"}),
         "records_created_today": (  # the created_at filter's "Today" link
             records,
             {
